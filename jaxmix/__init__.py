@@ -1,0 +1,1 @@
+"""jaxmix: data-mixture optimization for supervised fine-tuning, in JAX."""

@@ -1,0 +1,81 @@
+"""The fitted model: a law, its parameters for K named domains, and how well it fits."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmix._laws import get_law
+
+
+class FitResult(NamedTuple):
+    """A fitted (or hand-written) loss model.
+
+    Attributes:
+      law: registry name of the law family (``"transfer"``).
+      domains: the K domain names; ``params`` rows follow this order.
+      params: the law's unconstrained parameter NamedTuple, leaves ``[K]``, for amounts in
+        the pilot table's unit.
+      method: ``"joint"``, ``"reference"`` or ``"given"`` (written by hand).
+      target: the loss column fitted (``"loss:<domain>"`` per domain, or an aggregate).
+      status: ``[K]`` int32 solver :class:`Status` of each domain's best restart.
+      objective: ``[K]`` summed Huber loss of each domain at ``params``.
+      residuals: ``[R, K]`` relative residuals ``pred / observed - 1`` on the pilot runs
+        used by the fit (NaN where a domain was not fitted on a run), or None.
+      amount_range: ``[K, 2]`` smallest and largest own amount of each domain in the pilots.
+      diagnostics: JSON-ready dict: identifiability per domain, restarts, dropped terms.
+      warnings: tuple of one-line messages for the user.
+    """
+
+    law: str
+    domains: tuple
+    params: object
+    method: str = "given"
+    target: str | None = None
+    status: np.ndarray | None = None
+    objective: np.ndarray | None = None
+    residuals: np.ndarray | None = None
+    amount_range: np.ndarray | None = None
+    diagnostics: dict | None = None
+    warnings: tuple = ()
+
+    def natural(self) -> dict:
+        """``{domain: {param: float}}`` in the law's natural parameters."""
+        values = get_law(self.law).to_natural(self.params)
+        return {
+            d: {name: float(values[name][i]) for name in values}
+            for i, d in enumerate(self.domains)
+        }
+
+
+def from_params(params: dict, law: str = "transfer", domains=None) -> FitResult:
+    """A :class:`FitResult` from published natural parameters ``{domain: {name: value}}``.
+
+    >>> fit = from_params({"a": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1),
+    ...                    "b": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1)})
+    >>> fit.domains
+    ('a', 'b')
+    """
+    spec = get_law(law)
+    domains = tuple(domains) if domains is not None else tuple(params)
+    cols = {name: [float(params[d][name]) for d in domains] for name in spec.param_names}
+    return FitResult(law=law, domains=domains, params=spec.from_natural(cols))
+
+
+def predict(fit: FitResult, amounts) -> jax.Array:
+    """Predicted losses ``[..., K]`` for runs with ``amounts [..., K]`` (pilot units).
+
+    >>> fit = from_params({"a": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1),
+    ...                    "b": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1)})
+    >>> predict(fit, [[1.0, 1.0]]).round(4).tolist()
+    [[1.8855, 1.8855]]
+    """
+    law = get_law(fit.law)
+    amounts = jnp.asarray(amounts, dtype=jnp.result_type(float))
+    params = jax.tree.map(lambda x: jnp.asarray(x, amounts.dtype), fit.params)
+    flat = amounts.reshape(-1, amounts.shape[-1])
+    out = jax.vmap(law.predict_amounts, in_axes=(None, 0))(params, flat)
+    return out.reshape(amounts.shape)

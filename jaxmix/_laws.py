@@ -1,0 +1,89 @@
+"""The law interface and the registry of law families.
+
+A *law* predicts the validation loss of every domain from the data a run trained on. Fitting
+and optimizing see a law only through this interface, so a new family is one new file plus a
+``register`` call. Parameters are a NamedTuple of arrays with leading axis ``[K]`` (one row
+per domain) in an unconstrained parametrization; the loss of domain i depends only on row i,
+so fits are separable by domain.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+
+
+class Law(NamedTuple):
+    """A family of per-domain loss laws.
+
+    Attributes:
+      name: registry name, written to fit files (``"transfer"``).
+      param_names: natural parameter names of one domain, as in fit files.
+      predict_amounts: ``(params, amounts [K]) -> [K]`` losses of a run with those amounts.
+      predict_weights: ``(params, weights [K], budget []) -> [K]`` losses at a mixture. For a
+        ``separable`` law entry i depends on ``weights[i]`` alone (also off the simplex).
+      predict_domain: ``(row, amounts [R, K], i) -> [R]`` losses of domain ``i`` in runs
+        ``amounts``; ``row`` is row ``i`` of the parameters (scalar leaves).
+      penalty: ``(row) -> []`` weak prior (negative log density) on a row fitted on amounts
+        of order one; zero where the law wants no prior.
+      separable: the objective is a sum of convex one-dimensional terms in ``weights[i]``,
+        so the exact multiplier solver certifies the optimum.
+      to_natural: ``params -> {name: [K]}``.
+      from_natural: ``{name: [K]} -> params``; values must satisfy the law's constraints.
+      unscale: ``(params, log_s) -> params``: turn parameters fitted on amounts divided by
+        ``s`` into parameters for the raw amounts.
+      init_grid: ``(amounts [R, K], losses [R, K], mask [R, K]) -> params [G, K]``: starting
+        points for a fit on amounts of order one.
+      check_natural: ``{name: float} -> str | None``: why one domain's natural values are
+        invalid, or None.
+    """
+
+    name: str
+    param_names: tuple
+    predict_amounts: Callable
+    predict_weights: Callable
+    predict_domain: Callable
+    penalty: Callable
+    separable: bool
+    to_natural: Callable
+    from_natural: Callable
+    unscale: Callable
+    init_grid: Callable
+    check_natural: Callable
+
+
+_REGISTRY: dict[str, Law] = {}
+
+
+def register(law: Law) -> Law:
+    """Add a law family to the registry under ``law.name``; returns it."""
+    _REGISTRY[law.name] = law
+    return law
+
+
+def get_law(name: str) -> Law:
+    """Look up a registered law by name.
+
+    >>> get_law("transfer").param_names
+    ('C', 'k', 'alpha', 'beta', 'E')
+    """
+    from jaxmix import _transfer  # noqa: F401  (registers the built-in law)
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown law {name!r} (known: {known})") from None
+
+
+def available_laws() -> tuple[str, ...]:
+    """Names of the registered law families."""
+    from jaxmix import _transfer  # noqa: F401
+
+    return tuple(sorted(_REGISTRY))
+
+
+def num_domains(params) -> int:
+    """K, the number of domains of a parameter pytree (leading axis of its leaves)."""
+    return jax.tree.leaves(params)[0].shape[0]
