@@ -1,1 +1,46 @@
-"""jaxmix: data-mixture optimization for supervised fine-tuning, in JAX."""
+"""jaxmix: data-mixture optimization for supervised fine-tuning, in JAX.
+
+Fit a per-domain loss law to a few pilot fine-tunes, then solve for the mixture of a token
+budget that minimizes predicted validation loss (Li, Liu and Xing, ICML 2025).
+
+>>> import jaxmix
+>>> table = jaxmix.read_pilots(jaxmix.example_pilots("llama32_3b"))
+>>> fit = jaxmix.fit(table)
+>>> mix = jaxmix.optimize(fit, budget=20.0)
+>>> round(float(mix.weights.sum()), 6)
+1.0
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("jaxmix")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+from jaxmix._examples import example_pilots as example_pilots
+from jaxmix._fit import fit as fit
+from jaxmix._fit import fit_joint as fit_joint
+from jaxmix._fit import fit_reference as fit_reference
+from jaxmix._fitresult import FitResult as FitResult
+from jaxmix._fitresult import from_params as from_params
+from jaxmix._fitresult import predict as predict
+from jaxmix._joint import joint_fit_arrays as joint_fit_arrays
+from jaxmix._laws import Law as Law
+from jaxmix._laws import available_laws as available_laws
+from jaxmix._laws import get_law as get_law
+from jaxmix._laws import register as register
+from jaxmix._optimize import Mixture as Mixture
+from jaxmix._optimize import optimize as optimize
+from jaxmix._optimize import solve as solve
+from jaxmix._pilots import PilotTable as PilotTable
+from jaxmix._pilots import plan as plan
+from jaxmix._pilots import read_pilots as read_pilots
+from jaxmix._pilots import write_pilots as write_pilots
+from jaxmix._reference import reference_fit_arrays as reference_fit_arrays
+from jaxmix._status import InputError as InputError
+from jaxmix._status import Status as Status
+from jaxmix._transfer import TransferParams as TransferParams
+from jaxmix._files import read_fit as read_fit  # noqa: E402  (needs __version__)
+from jaxmix._files import write_fit as write_fit
+from jaxmix._files import write_mixture as write_mixture

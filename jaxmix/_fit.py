@@ -203,7 +203,7 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
 
 
 def fit(table: PilotTable, method: str | None = None, target: str | None = None,
-        **options) -> FitResult:
+        strategy: str = "screen", delta: float = 1e-3, prior: float = 0.0) -> FitResult:
     """Fit the loss model to a pilot table.
 
     Args:
@@ -212,7 +212,9 @@ def fit(table: PilotTable, method: str | None = None, target: str | None = None,
         two-stage procedure), or None: joint when per-domain losses exist, else reference on
         the aggregate loss column (a warning says so).
       target: for ``reference``, the loss column to fit (default ``loss:<domain>`` per domain).
-      **options: passed to :func:`fit_joint` or :func:`fit_reference`.
+      strategy, prior: multi-start scheme and prior weight of the joint fit
+        (see :func:`joint_fit_arrays`).
+      delta: Huber threshold of either method.
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> result = fit(read_pilots(example_pilots("llama32_3b")))
@@ -229,9 +231,9 @@ def fit(table: PilotTable, method: str | None = None, target: str | None = None,
         if target not in (None, "loss:<domain>"):
             raise InputError("the joint fit uses every loss:<domain> column; --target is for "
                              "--method reference")
-        result = fit_joint(table, **options)
+        result = fit_joint(table, strategy=strategy, delta=delta, prior=prior)
     else:
-        result = fit_reference(table, target, **options)
+        result = fit_reference(table, target, delta=delta)
     if note:
         result = result._replace(warnings=(note,) + result.warnings)
     return result

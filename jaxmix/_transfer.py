@@ -8,6 +8,7 @@ Other domains' data counts as effective data of domain i with a sub-linear trans
 from __future__ import annotations
 
 import itertools
+import math
 from typing import NamedTuple
 
 import jax
@@ -66,8 +67,8 @@ def predict_domain(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
     return _loss(row, own, jnp.sum(amounts, axis=1) - own)
 
 
-_PRIOR_MEAN = TransferParams(0.0, jnp.log(0.3), 0.0, jnp.log(0.3), 0.0)
-_PRIOR_STD = TransferParams(jnp.inf, 3.0, 2.0, 2.0, jnp.inf)
+_PRIOR_MEAN = TransferParams(0.0, math.log(0.3), 0.0, math.log(0.3), 0.0)
+_PRIOR_STD = TransferParams(math.inf, 3.0, 2.0, 2.0, math.inf)
 
 
 def penalty(params: TransferParams) -> jax.Array:

@@ -1,0 +1,5 @@
+import sys
+
+from jaxmix._cli import main
+
+sys.exit(main())

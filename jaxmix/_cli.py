@@ -1,0 +1,242 @@
+"""The ``jaxmix`` command: parse -> validate -> call the API -> write atomically.
+
+Bad input exits with status 2 and one line on stderr naming the file, row and column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        self.exit(EXIT_INPUT, f"jaxmix: error: {message}\n")
+
+
+def _pairs(flag: str):
+    def parse(text: str):
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise argparse.ArgumentTypeError(f"{flag} expects domain=value, got {text!r}")
+        return name.strip(), value.strip()
+
+    return parse
+
+
+def _collect(pairs) -> dict | None:
+    if not pairs:
+        return None
+    from jaxmix._status import InputError
+
+    out = {}
+    for name, value in pairs:
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise InputError(f"{name}={value!r} is not a number") from None
+    return out
+
+
+def _add_constraints(p) -> None:
+    g = p.add_argument_group("objective and constraints (repeatable domain=value)")
+    for flag, help_ in (
+        ("--importance", "weight of a domain's loss in the objective (default 1)"),
+        ("--min-weight", "lower bound on a domain's weight"),
+        ("--max-weight", "upper bound on a domain's weight"),
+        ("--fix", "fix a domain's weight"),
+        ("--available", "amount of a domain's data that exists (caps w*N <= E*available)"),
+    ):
+        g.add_argument(flag, action="append", type=_pairs(flag), metavar="D=V", help=help_)
+    g.add_argument("--max-epochs", type=float, default=1.0,
+                   help="passes allowed over available data (default 1)")
+    g.add_argument("--restarts", type=int, default=8, help="gradient-solver restarts (default 8)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the restarts (default 0)")
+
+
+def _add_fit_options(p) -> None:
+    p.add_argument("--method", choices=("joint", "reference"),
+                   help="joint (default when per-domain losses exist) or reference")
+    p.add_argument("--target", help="loss column for --method reference (e.g. loss:total)")
+    p.add_argument("--strategy", choices=("screen", "vmap", "map"), default="screen",
+                   help="multi-start scheme of the joint fit (default screen)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jaxmix", description="Data-mixture optimization for SFT.")
+    parser.add_argument("--float32", action="store_true",
+                        help="compute in float32 (default float64)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no tables or warnings")
+    from jaxmix import __version__
+
+    parser.add_argument("--version", action="version", version=f"jaxmix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plan", help="write the pilot runs to do (1 + 4K perturbations)")
+    p.add_argument("--domains", required=True, help="comma-separated domain names")
+    p.add_argument("--base", type=float, required=True, help="base amount per domain")
+    p.add_argument("--multipliers", default="1/3,1/2,2,3", help="default 1/3,1/2,2,3")
+    p.add_argument("-o", "--output", help="pilot CSV (or .json) to write; stdout when absent")
+
+    p = sub.add_parser("fit", help="fit the loss model to pilot results")
+    p.add_argument("pilots", help="pilot table (CSV or JSON)")
+    _add_fit_options(p)
+    p.add_argument("-o", "--output", required=True, help="fit JSON to write")
+
+    p = sub.add_parser("optimize", help="optimal mixture for a budget from a fit")
+    p.add_argument("fit", help="fit JSON (from `jaxmix fit` or written by hand)")
+    p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
+    _add_constraints(p)
+    p.add_argument("-o", "--output", required=True, help="mixture JSON to write")
+
+    p = sub.add_parser("run", help="fit, optimize and report in one step")
+    p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
+    p.add_argument("--budget", type=float,
+                   help="total amount N (default: 5x the largest pilot run)")
+    _add_fit_options(p)
+    _add_constraints(p)
+    p.add_argument("-o", "--output", help="mixture JSON to write")
+    p.add_argument("--fit-output", help="fit JSON to write")
+    return parser
+
+
+def _setup_jax(float32: bool) -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", not float32)
+    if os.environ.get("JAXMIX_NO_CACHE"):
+        return
+    cache = Path(os.environ.get("JAXMIX_CACHE_DIR", Path.home() / ".cache" / "jaxmix" / "xla"))
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _say(args, text: str) -> None:
+    if not args.quiet:
+        print(text)
+
+
+def _warn(args, warnings) -> None:
+    if not args.quiet:
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+
+
+def _check_output(path) -> None:
+    from jaxmix._status import InputError
+
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output folder {str(parent)!r} does not exist", path)
+
+
+def _optimize_kwargs(args) -> dict:
+    return dict(importance=_collect(args.importance), min_weight=_collect(args.min_weight),
+                max_weight=_collect(args.max_weight), fix=_collect(args.fix),
+                available=_collect(args.available), max_epochs=args.max_epochs,
+                restarts=args.restarts, seed=args.seed)
+
+
+def _cmd_plan(args) -> None:
+    from jaxmix._pilots import parse_multipliers, pilots_to_csv, plan, write_pilots
+
+    _check_output(args.output)
+    table = plan(args.domains.split(","), args.base, parse_multipliers(args.multipliers))
+    if args.output:
+        write_pilots(table, args.output)
+        _say(args, f"wrote {len(table.runs)} pilot runs to {args.output}; fill in the loss: columns")
+    else:
+        sys.stdout.write(pilots_to_csv(table))
+
+
+def _fit(args):
+    from jaxmix._fit import fit
+    from jaxmix._pilots import read_pilots
+
+    table = read_pilots(args.pilots)
+    return table, fit(table, method=args.method, target=args.target, strategy=args.strategy)
+
+
+def _cmd_fit(args) -> None:
+    from jaxmix._files import write_fit
+    from jaxmix._text import format_fit
+
+    _check_output(args.output)
+    _, result = _fit(args)
+    write_fit(result, args.output)
+    _warn(args, result.warnings)
+    _say(args, format_fit(result))
+
+
+def _cmd_optimize(args) -> None:
+    from jaxmix._files import read_fit, write_mixture
+    from jaxmix._optimize import optimize
+    from jaxmix._text import format_mixture
+
+    _check_output(args.output)
+    result = read_fit(args.fit)
+    mix = optimize(result, args.budget, **_optimize_kwargs(args))
+    write_mixture(mix, args.output)
+    _warn(args, mix.warnings)
+    _say(args, format_mixture(mix))
+
+
+def _cmd_run(args) -> None:
+    from jaxmix._examples import example_pilots
+    from jaxmix._files import write_fit, write_mixture
+    from jaxmix._optimize import optimize
+    from jaxmix._text import format_fit, format_mixture
+
+    _check_output(args.output)
+    _check_output(args.fit_output)
+    if args.pilots is None:
+        args.pilots = example_pilots()
+        _say(args, f"pilots: the shipped example {args.pilots}")
+    table, result = _fit(args)
+    budget = args.budget
+    if budget is None:
+        budget = 5.0 * float(table.amounts.sum(axis=1).max())
+        _say(args, f"budget: {budget:g} (5x the largest pilot run; set it with --budget)")
+    mix = optimize(result, budget, **_optimize_kwargs(args))
+    if args.fit_output:
+        write_fit(result, args.fit_output)
+    if args.output:
+        write_mixture(mix, args.output, {"fit": {"method": result.method, "target": result.target,
+                                                  "pilots": str(args.pilots)}})
+    _warn(args, result.warnings + mix.warnings)
+    _say(args, format_fit(result) + "\n\n" + format_mixture(mix))
+
+
+COMMANDS = {"plan": _cmd_plan, "fit": _cmd_fit, "optimize": _cmd_optimize, "run": _cmd_run}
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``jaxmix`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    _setup_jax(args.float32)
+    from jaxmix._status import InputError
+
+    try:
+        COMMANDS[args.command](args)
+    except InputError as err:
+        print(f"jaxmix: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("jaxmix: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

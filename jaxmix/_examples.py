@@ -1,0 +1,36 @@
+"""Pilot tables shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+EXAMPLES = {
+    # Our own SFT grid benchmark (benchmarks/sft_grid): per-domain losses, 3 domains.
+    "sft": "sft_pilots.csv",
+    # Li, Liu and Xing (ICML 2025), Llama-3.2-3B: IF / Math / Code, aggregate perplexity only,
+    # amounts in millions of tokens.
+    "llama32_3b": "llama32_3b_pilots.csv",
+}
+
+
+def available_examples() -> tuple[str, ...]:
+    """Names of the shipped examples whose file is present."""
+    root = resources.files("jaxmix") / "examples"
+    return tuple(name for name, f in EXAMPLES.items() if (root / f).is_file())
+
+
+def default_example() -> str:
+    """The example ``jaxmix run`` uses without PILOTS: the SFT grid pilots when shipped."""
+    return available_examples()[0]
+
+
+def example_pilots(name: str | None = None) -> str:
+    """Path of a shipped example pilot table (``"sft"`` or ``"llama32_3b"``).
+
+    >>> example_pilots("llama32_3b").endswith("llama32_3b_pilots.csv")
+    True
+    """
+    name = name or default_example()
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example {name!r} (known: {', '.join(EXAMPLES)})")
+    return str(resources.files("jaxmix") / "examples" / EXAMPLES[name])

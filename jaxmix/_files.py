@@ -1,0 +1,164 @@
+"""Fit and mixture JSON files: encode, decode with full validation, write atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from jaxmix import __version__
+from jaxmix._atomic import write_atomic
+from jaxmix._fitresult import FitResult, from_params
+from jaxmix._laws import available_laws, get_law
+from jaxmix._optimize import Mixture
+from jaxmix._status import InputError
+
+
+def _clean(x):
+    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def fit_to_dict(fit: FitResult) -> dict:
+    out = {
+        "law": fit.law,
+        "domains": list(fit.domains),
+        "params": fit.natural(),
+        "method": fit.method,
+        "target": fit.target,
+        "jaxmix_version": __version__,
+    }
+    if fit.status is not None:
+        out["status"] = dict(zip(fit.domains, np.asarray(fit.status).tolist()))
+        out["objective"] = dict(zip(fit.domains, np.asarray(fit.objective).tolist()))
+    if fit.amount_range is not None:
+        out["pilot_amount_range"] = {d: list(r) for d, r in zip(fit.domains, np.asarray(fit.amount_range))}
+    if fit.residuals is not None:
+        res = np.asarray(fit.residuals)
+        out["residuals"] = {
+            "max_abs_relative": dict(zip(fit.domains, np.nanmax(np.abs(res), axis=0))),
+            "rms_relative": dict(zip(fit.domains, np.sqrt(np.nanmean(res**2, axis=0)))),
+        }
+    if fit.diagnostics:
+        out["diagnostics"] = fit.diagnostics
+    out["warnings"] = list(fit.warnings)
+    return _clean(out)
+
+
+def write_fit(fit: FitResult, path) -> None:
+    """Write a fit file (the public ``law``/``domains``/``params`` format) atomically."""
+    write_atomic(path, json.dumps(fit_to_dict(fit), indent=1) + "\n")
+
+
+def fit_from_dict(data, path=None) -> FitResult:
+    """Validate a fit file's content and build a :class:`FitResult` (method ``"given"`` when
+    written by hand). Each error names the file and the JSON key."""
+    if not isinstance(data, dict):
+        raise InputError("a fit file must be a JSON object", path)
+    law = data.get("law", "transfer")
+    if law not in available_laws():
+        raise InputError(f"unknown law {law!r} (known: {', '.join(available_laws())})", path,
+                         None, "law")
+    spec = get_law(law)
+    params = data.get("params")
+    if not isinstance(params, dict) or not params:
+        raise InputError("missing or empty 'params' object", path, None, "params")
+    domains = data.get("domains", list(params))
+    if (not isinstance(domains, list) or len(domains) < 2
+            or not all(isinstance(d, str) and d for d in domains)):
+        raise InputError("'domains' must list at least 2 domain names", path, None, "domains")
+    if len(set(domains)) != len(domains):
+        raise InputError("'domains' repeats a name", path, None, "domains")
+    for d in domains:
+        if d not in params:
+            raise InputError(f"no parameters for domain {d!r}", path, None, f"params.{d}")
+    for d in params:
+        if d not in domains:
+            raise InputError(f"domain {d!r} is not in 'domains'", path, None, f"params.{d}")
+    values = {}
+    for d in domains:
+        if not isinstance(params[d], dict):
+            raise InputError("expected an object of parameters", path, None, f"params.{d}")
+        row = {}
+        for name in spec.param_names:
+            v = params[d].get(name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InputError(f"{name} must be a finite number, got {v!r}", path, None,
+                                 f"params.{d}.{name}")
+            row[name] = float(v)
+        why = spec.check_natural(row)
+        if why:
+            raise InputError(why, path, None, f"params.{d}")
+        values[d] = row
+    fit = from_params(values, law=law, domains=domains)
+    rng = data.get("pilot_amount_range")
+    if isinstance(rng, dict) and all(d in rng for d in domains):
+        try:
+            fit = fit._replace(amount_range=np.asarray([rng[d] for d in domains], dtype=float))
+        except (TypeError, ValueError):
+            pass
+    return fit._replace(method=data.get("method", "given"), target=data.get("target"))
+
+
+def read_fit(path) -> FitResult:
+    """Read and validate a fit file.
+
+    >>> import json, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "fit.json")
+    >>> row = dict(C=1, k=0.2, alpha=0.5, beta=0.05, E=1)
+    >>> _ = open(p, "w").write(json.dumps({"law": "transfer", "params": {"a": row, "b": row}}))
+    >>> read_fit(p).domains
+    ('a', 'b')
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", path) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno) from None
+    return fit_from_dict(data, path)
+
+
+def mixture_to_dict(m: Mixture) -> dict:
+    per = lambda a: dict(zip(m.domains, np.asarray(a).tolist()))  # noqa: E731
+    out = {
+        "budget": m.budget,
+        "weights": per(m.weights),
+        "amounts": per(m.amounts),
+        "predicted_loss": per(m.predicted),
+        "objective": m.objective,
+        "importance": per(m.importance),
+        "bounds": {"min": per(m.lower), "max": per(m.upper)},
+        "binding": {d: b for d, b in zip(m.domains, m.binding) if b},
+        "uniform": {"weights": per(np.full(len(m.domains), 1 / len(m.domains))),
+                    "predicted_loss": per(m.uniform_predicted), "objective": m.uniform_objective},
+        "certificate": m.certificate,
+        "restart_status": np.asarray(m.restart_status).tolist(),
+        "warnings": list(m.warnings),
+        "jaxmix_version": __version__,
+    }
+    return _clean(out)
+
+
+def write_mixture(m: Mixture, path, extra: dict | None = None) -> None:
+    """Write a mixture file atomically; ``extra`` keys are merged in."""
+    data = mixture_to_dict(m)
+    data.update(_clean(extra or {}))
+    write_atomic(path, json.dumps(data, indent=1) + "\n")

@@ -1,0 +1,303 @@
+"""``optimize``: the mixture that minimizes the predicted (importance-weighted) loss.
+
+A jitted multi-restart solver on mixture logits: optax Adam for a short screen from random
+starts (vmapped), then damped Newton polishing of every restart; the best finite restart wins.
+For a separable convex law the exact multiplier solution certifies it (optimality gap and
+largest weight difference are reported).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxmix._exact import solve_exact
+from jaxmix._fitresult import FitResult
+from jaxmix._laws import get_law
+from jaxmix._newton import minimize
+from jaxmix._simplex import weights_from_logits
+from jaxmix._status import InputError, Status
+
+BIND_TOL = 1e-7  # a weight this close to a bound binds it
+
+
+class Solution(NamedTuple):
+    """Output of :func:`solve` (one problem).
+
+    Attributes:
+      weights: ``[K]`` weights of the best restart of the gradient solver.
+      objective: ``[]`` objective at ``weights``.
+      restart_weights: ``[R, K]`` and ``restart_objective`` ``[R]``: every restart.
+      restart_status: ``[R]`` int32 status of every restart.
+      exact_weights: ``[K]`` the multiplier solution (NaN when the law is not separable).
+      exact_objective: ``[]`` objective at ``exact_weights``.
+    """
+
+    weights: jax.Array
+    objective: jax.Array
+    restart_weights: jax.Array
+    restart_objective: jax.Array
+    restart_status: jax.Array
+    exact_weights: jax.Array
+    exact_objective: jax.Array
+
+
+def objective_terms(law, params, budget, importance):
+    """``[K] -> [K]`` importance-weighted predicted losses at a weight vector."""
+    return lambda w: importance * law.predict_weights(params, w, budget)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("law_name", "capped", "restarts", "screen_steps", "max_steps")
+)
+def solve(
+    params,
+    budget,
+    importance,
+    lower,
+    upper,
+    key,
+    *,
+    law_name: str = "transfer",
+    capped: bool = False,
+    restarts: int = 8,
+    screen_steps: int = 100,
+    max_steps: int = 100,
+) -> Solution:
+    """Minimize ``sum(importance * L(w))`` over weights with ``lower <= w <= upper``.
+
+    Args:
+      params: the law's parameters, leaves ``[K]``.
+      budget: ``[]`` total amount N (the pilots' unit).
+      importance: ``[K]`` non-negative weight of each domain's loss.
+      lower, upper: ``[K]`` bounds, ``sum(lower) <= 1 <= sum(upper)``.
+      key: PRNG key for the random restarts (restart 0 starts from uniform logits).
+      law_name, capped, restarts, screen_steps, max_steps: static; ``capped`` must be True
+        when an upper bound is below ``lower + (1 - sum(lower))``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from jaxmix import from_params
+    >>> fit = from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "ab"})
+    >>> s = solve(fit.params, 10.0, jnp.ones(2), jnp.zeros(2), jnp.ones(2), jax.random.key(0))
+    >>> s.weights.round(4).tolist()
+    [0.5, 0.5]
+    """
+    law = get_law(law_name)
+    k = lower.shape[0]
+    dtype = lower.dtype
+    terms = objective_terms(law, params, budget, importance)
+
+    def f(z):
+        return jnp.sum(terms(weights_from_logits(z, lower, upper, capped)))
+
+    z0 = jax.random.normal(key, (restarts, k), dtype) * 1.5
+    z0 = z0.at[0].set(0.0)
+    adam = optax.adam(0.1)
+
+    def screen(z):
+        def step(carry, _):
+            z, state = carry
+            g = jax.grad(f)(z)
+            g = jnp.where(jnp.isfinite(g), g, 0.0)
+            updates, state = adam.update(g, state)
+            return (optax.apply_updates(z, updates), state), None
+
+        (z, _), _ = jax.lax.scan(step, (z, adam.init(z)), None, length=screen_steps)
+        return z
+
+    z1 = jax.vmap(screen)(z0)
+    res = jax.vmap(lambda z: minimize(f, z, max_steps, 0.0))(z1)
+    w_all = jax.vmap(lambda z: weights_from_logits(z, lower, upper, capped))(res.params)
+    obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
+    best = jnp.argmin(obj)
+    if law.separable:
+        w_exact, _ = solve_exact(terms, lower, upper)
+        f_exact = jnp.sum(terms(w_exact))
+    else:
+        w_exact = jnp.full((k,), jnp.nan, dtype)
+        f_exact = jnp.asarray(jnp.nan, dtype)
+    return Solution(w_all[best], res.value[best], w_all, res.value, res.status, w_exact, f_exact)
+
+
+class Mixture(NamedTuple):
+    """A recommended mixture and how it was obtained.
+
+    Attributes:
+      domains: K names. budget: total amount N.
+      weights, amounts, predicted: ``[K]`` weights, ``weights * budget``, predicted losses.
+      objective: ``sum(importance * predicted)``.
+      importance, lower, upper: ``[K]`` the objective's weights and the bounds used.
+      binding: K labels, ``"min"``, ``"max"``, ``"fixed"`` or ``""``.
+      uniform_predicted: ``[K]`` predicted losses of the uniform mixture; uniform_objective.
+      certificate: ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` or None.
+      restart_status: ``[R]`` status of every restart; warnings: one-line messages.
+    """
+
+    domains: tuple
+    budget: float
+    weights: np.ndarray
+    amounts: np.ndarray
+    predicted: np.ndarray
+    objective: float
+    importance: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    binding: tuple
+    uniform_predicted: np.ndarray
+    uniform_objective: float
+    certificate: dict | None
+    restart_status: np.ndarray
+    warnings: tuple = ()
+
+
+def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
+    out = np.full(len(fit.domains), float(default))
+    for name, value in (values or {}).items():
+        if name not in fit.domains:
+            raise InputError(f"{flag}: unknown domain {name!r} (domains: {', '.join(fit.domains)})")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{flag}: {name}={value!r} is not a number") from None
+        if not np.isfinite(value):
+            raise InputError(f"{flag}: {name}={value} is not finite")
+        out[fit.domains.index(name)] = value
+    return out
+
+
+def constraints(fit: FitResult, budget: float, min_weight=None, max_weight=None, fix=None,
+                available=None, max_epochs: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``[K]`` lower and upper weight bounds from per-domain dicts; checks feasibility."""
+    lower = _per_domain(fit, min_weight, "--min-weight", 0.0)
+    upper = _per_domain(fit, max_weight, "--max-weight", 1.0)
+    for flag, arr in (("--min-weight", lower), ("--max-weight", upper)):
+        if np.any((arr < 0) | (arr > 1)):
+            raise InputError(f"{flag}: weights must be in [0, 1]")
+    fixed = _per_domain(fit, fix, "--fix", np.nan)
+    if np.any(fixed[np.isfinite(fixed)] < 0) or np.any(fixed[np.isfinite(fixed)] > 1):
+        raise InputError("--fix: weights must be in [0, 1]")
+    lower = np.where(np.isfinite(fixed), fixed, lower)
+    upper = np.where(np.isfinite(fixed), fixed, upper)
+    if available:
+        if not (np.isfinite(max_epochs) and max_epochs > 0):
+            raise InputError(f"--max-epochs must be > 0, got {max_epochs}")
+        avail = _per_domain(fit, available, "--available", np.inf)
+        if np.any(avail <= 0):
+            raise InputError("--available: amounts must be > 0")
+        upper = np.minimum(upper, max_epochs * avail / budget)
+    bad = np.where(lower > upper + 1e-12)[0]
+    if len(bad):
+        d = fit.domains[bad[0]]
+        raise InputError(f"constraints cannot be satisfied: {d} needs weight >= {lower[bad[0]]:g} "
+                         f"but <= {upper[bad[0]]:g}")
+    if lower.sum() > 1 + 1e-9:
+        raise InputError(f"constraints cannot be satisfied: minimum weights sum to {lower.sum():g} > 1")
+    if upper.sum() < 1 - 1e-9:
+        raise InputError(f"constraints cannot be satisfied: maximum weights (with availability) "
+                         f"sum to {upper.sum():g} < 1")
+    return lower, np.minimum(upper, 1.0)
+
+
+def _binding(weights, lower, upper) -> tuple:
+    out = []
+    for w, lo, hi in zip(weights, lower, upper):
+        if hi - lo <= BIND_TOL:
+            out.append("fixed")
+        elif w - lo <= BIND_TOL and lo > 0:
+            out.append("min")
+        elif hi - w <= BIND_TOL and hi < 1:
+            out.append("max")
+        else:
+            out.append("")
+    return tuple(out)
+
+
+def optimize(fit: FitResult, budget: float, importance=None, min_weight=None, max_weight=None,
+             fix=None, available=None, max_epochs: float = 1.0, restarts: int = 8,
+             seed: int = 0) -> Mixture:
+    """The mixture of ``budget`` (pilot units) minimizing the predicted objective.
+
+    Args:
+      fit: a :class:`FitResult` (from :func:`fit`, :func:`read_fit` or :func:`from_params`).
+      budget: total amount N, in the unit of the pilot amounts.
+      importance: ``{domain: weight}`` of each loss in the objective (default 1 each; one
+        non-zero domain gives the domain-specific optimum).
+      min_weight, max_weight, fix: ``{domain: weight}`` bounds.
+      available: ``{domain: amount}`` of data that exists; with ``max_epochs`` it caps
+        ``w_i * budget <= max_epochs * available_i``.
+      restarts, seed: random restarts of the gradient solver.
+
+    >>> from jaxmix import from_params
+    >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
+    ...                    "b": dict(C=2, k=0.3, alpha=0.5, beta=0.3, E=1)})
+    >>> m = optimize(fit, 10.0, max_weight={"b": 0.55})
+    >>> m.weights.round(3).tolist(), m.binding
+    ([0.45, 0.55], ('', 'max'))
+    """
+    law = get_law(fit.law)
+    try:
+        budget = float(budget)
+    except (TypeError, ValueError):
+        raise InputError(f"budget must be a number, got {budget!r}") from None
+    if not (np.isfinite(budget) and budget > 0):
+        raise InputError(f"budget must be a positive number, got {budget}")
+    imp = _per_domain(fit, importance, "--importance", 1.0)
+    if np.any(imp < 0) or not np.any(imp > 0):
+        raise InputError("--importance: weights must be >= 0 and not all zero")
+    lower, upper = constraints(fit, budget, min_weight, max_weight, fix, available, max_epochs)
+    if restarts < 1:
+        raise InputError(f"restarts must be >= 1, got {restarts}")
+    capped = bool(np.any(upper < lower + (1.0 - lower.sum()) - 1e-12))
+    dt = jnp.result_type(float)
+    params = jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params)
+    sol = solve(params, jnp.asarray(budget, dt), jnp.asarray(imp, dt), jnp.asarray(lower, dt),
+                jnp.asarray(upper, dt), jax.random.key(seed), law_name=fit.law, capped=capped,
+                restarts=restarts)
+    w_grad = np.asarray(sol.weights, dtype=float)
+    warnings = []
+    certificate = None
+    weights = w_grad
+    if law.separable:
+        w_exact = np.asarray(sol.exact_weights, dtype=float)
+        gap = float(sol.objective - sol.exact_objective)
+        certificate = {
+            "exact_weights": dict(zip(fit.domains, w_exact.tolist())),
+            "exact_objective": float(sol.exact_objective),
+            "gap": gap,
+            "max_weight_diff": float(np.max(np.abs(w_grad - w_exact))),
+        }
+        if float(sol.exact_objective) <= float(sol.objective):
+            weights = w_exact
+        if certificate["max_weight_diff"] > 1e-4:
+            warnings.append(f"the gradient solver stopped {certificate['max_weight_diff']:.2g} "
+                            "away from the exact optimum; reporting the exact weights")
+    status = np.asarray(sol.restart_status)
+    if not np.isfinite(float(sol.objective)):
+        warnings.append("every restart of the gradient solver ended non-finite")
+    weights = np.clip(weights, lower, upper)
+    weights = weights / weights.sum()
+    predict = jax.jit(law.predict_weights)
+    predicted = np.asarray(predict(params, jnp.asarray(weights, dt), budget), dtype=float)
+    uniform = np.full(len(fit.domains), 1.0 / len(fit.domains))
+    uniform_pred = np.asarray(predict(params, jnp.asarray(uniform, dt), budget), dtype=float)
+    if fit.amount_range is not None:
+        top = np.asarray(fit.amount_range)[:, 1]
+        for d, amount, t in zip(fit.domains, weights * budget, top):
+            if amount > 30 * t:
+                warnings.append(f"{d}: the budget's amount {amount:.4g} is {amount / t:.0f}x the "
+                                f"largest pilot amount {t:.4g}; the law is extrapolating")
+    if not np.all(np.isfinite(predicted)):
+        warnings.append("predicted losses are not finite at the recommended mixture")
+    return Mixture(
+        domains=fit.domains, budget=budget, weights=weights, amounts=weights * budget,
+        predicted=predicted, objective=float(np.sum(imp * predicted)), importance=imp,
+        lower=lower, upper=upper, binding=_binding(weights, lower, upper),
+        uniform_predicted=uniform_pred, uniform_objective=float(np.sum(imp * uniform_pred)),
+        certificate=certificate, restart_status=status,
+        warnings=tuple(warnings) + tuple(fit.warnings[:0]),
+    )
