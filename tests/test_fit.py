@@ -1,0 +1,138 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import TRUE3, synthetic_table
+
+import jaxmix
+
+
+@pytest.fixture(scope="module")
+def llama_table():
+    return jaxmix.read_pilots(jaxmix.example_pilots("llama32_3b"))
+
+
+def test_reference_fit_reproduces_published_stage1_beta(llama, llama_table):
+    fit = jaxmix.fit(llama_table)  # aggregate-only pilots: reference on loss:total
+    assert fit.method == "reference" and fit.target == "loss:total"
+    assert "reference procedure" in fit.warnings[0]
+    stage1 = fit.diagnostics["stage1"]
+    for d, beta in llama["reference_stage1_beta"].items():
+        assert abs(stage1[d]["beta"] - beta) <= 1e-3, (d, stage1[d]["beta"], beta)
+        assert abs(fit.natural()[d]["beta"] - beta) <= 1e-3
+    assert stage1["if"]["A"] == pytest.approx(llama["reference_stage1_A_if"], rel=0.05)
+    # Stage 2 must reproduce the pilots closely (they are smooth).
+    assert np.nanmax(np.abs(fit.residuals)) < 2e-3
+
+
+def test_reference_design_leaves_k_alpha_unidentified(llama_table):
+    fit = jaxmix.fit(llama_table, method="reference", target="loss:total")
+    for d in fit.domains:
+        dirs = fit.diagnostics["identifiability"][d]["directions"]
+        kinds = [x for x in dirs if x["kind"] == "unidentified"]
+        assert len(kinds) == 1
+        assert set(kinds[0]["vector"]) == {"log_k", "alpha_logit"}
+    assert any("do not determine" in w for w in fit.warnings)
+
+
+def test_joint_recovers_parameters_exactly_without_noise():
+    table = synthetic_table(scales=(0.25, 1.0, 4.0))
+    fit = jaxmix.fit(table)
+    assert fit.method == "joint" and list(fit.status) == [0, 0, 0]
+    for d, true in TRUE3.items():
+        for name, value in true.items():
+            assert fit.natural()[d][name] == pytest.approx(value, rel=1e-3), (d, name)
+
+
+def test_joint_recovers_parameters_with_noise():
+    table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-4, seed=1)
+    fit = jaxmix.fit(table)
+    nat = fit.natural()
+    for d, true in TRUE3.items():
+        assert nat[d]["alpha"] == pytest.approx(true["alpha"], abs=0.06), d
+        assert nat[d]["beta"] == pytest.approx(true["beta"], rel=0.06), d
+        assert nat[d]["E"] == pytest.approx(true["E"], rel=0.02), d
+        assert nat[d]["k"] == pytest.approx(true["k"], rel=0.3), d
+    # Held-out prediction at a budget 10x the largest pilot.
+    truth = jaxmix.from_params(TRUE3)
+    a = np.array([[20.0, 30.0, 50.0]])
+    np.testing.assert_allclose(jaxmix.predict(fit, a), jaxmix.predict(truth, a), rtol=3e-3)
+
+
+def test_joint_fit_is_unit_free():
+    t1 = synthetic_table(scales=(0.25, 1.0, 4.0), noise=1e-4)
+    t2 = t1._replace(amounts=t1.amounts * 1e6)
+    f1, f2 = jaxmix.fit(t1), jaxmix.fit(t2)
+    for d in TRUE3:
+        for name in ("alpha", "beta", "E"):
+            assert f1.natural()[d][name] == pytest.approx(f2.natural()[d][name], rel=1e-6)
+    np.testing.assert_allclose(jaxmix.predict(f1, t1.amounts), jaxmix.predict(f2, t2.amounts),
+                               rtol=1e-8)
+
+
+def test_paper_design_with_noise_reports_weak_directions():
+    table = synthetic_table(noise=2e-3, seed=3)
+    fit = jaxmix.fit(table)
+    flagged = [d for d in fit.domains if fit.diagnostics["identifiability"][d]["directions"]]
+    assert flagged, "noisy 1+4K pilots should leave some direction weakly determined"
+    assert all(np.isfinite(v) for v in np.asarray(jaxmix.predict(fit, table.amounts)).ravel())
+
+
+def _arrays(table):
+    y = table.domain_losses()
+    return jnp.asarray(table.amounts), jnp.asarray(y), jnp.ones(y.shape, bool)
+
+
+def test_strategies_agree():
+    a, y, m = _arrays(synthetic_table(scales=(0.25, 1.0, 4.0), noise=1e-4, seed=2))
+    screen = jaxmix.joint_fit_arrays(a, y, m, strategy="screen")
+    mapped = jaxmix.joint_fit_arrays(a, y, m, strategy="map")
+    np.testing.assert_allclose(screen.objective, mapped.objective, rtol=1e-6, atol=1e-14)
+
+
+def test_vmapped_fit_equals_one_by_one():
+    tables = [synthetic_table(scales=(0.25, 1.0, 4.0), noise=1e-4, seed=s) for s in (4, 5)]
+    stacked = [jnp.stack(x) for x in zip(*(_arrays(t) for t in tables))]
+    batch = jax.vmap(jaxmix.joint_fit_arrays)(*stacked)
+    for i, t in enumerate(tables):
+        one = jaxmix.joint_fit_arrays(*_arrays(t))
+        np.testing.assert_allclose(batch.objective[i], one.objective, rtol=1e-6, atol=1e-14)
+        pred_b = jaxmix.predict(jaxmix.FitResult("transfer", t.domains,
+                                                 jax.tree.map(lambda x: x[i], batch.params)), t.amounts)
+        pred_1 = jaxmix.predict(jaxmix.FitResult("transfer", t.domains, one.params), t.amounts)
+        np.testing.assert_allclose(pred_b, pred_1, rtol=1e-7)
+
+
+def test_fit_errors(llama_table):
+    with pytest.raises(jaxmix.InputError, match="joint fit needs a loss:if"):
+        jaxmix.fit(llama_table, method="joint")
+    with pytest.raises(jaxmix.InputError, match="no such loss column"):
+        jaxmix.fit(llama_table, method="reference", target="loss:nope")
+    table = synthetic_table()
+    few = table._replace(losses={d: np.where(np.arange(13) < 3, v, np.nan)
+                                 for d, v in table.losses.items()})
+    with pytest.raises(jaxmix.InputError, match="only 3 runs") as err:
+        jaxmix.fit(few)
+    assert err.value.column == "loss:a"
+    flat = table._replace(losses={**table.losses, "b": np.full(13, 2.0)})
+    with pytest.raises(jaxmix.InputError, match="all losses are equal") as err:
+        jaxmix.fit(flat)
+    assert err.value.column == "loss:b"
+    fixed = table._replace(amounts=table.amounts.copy())
+    fixed.amounts[:, 2] = 1.0
+    with pytest.raises(jaxmix.InputError, match="never varies") as err:
+        jaxmix.fit(fixed)
+    assert err.value.column == "n:c"
+    odd = table._replace(amounts=table.amounts[:11], runs=table.runs[:11],
+                         losses={d: v[:11] for d, v in table.losses.items()})
+    with pytest.raises(jaxmix.InputError, match="5 levels of n:c"):
+        jaxmix.fit(odd, method="reference")
+
+
+def test_nonmonotone_pilots_warn_not_fail(llama_table):
+    losses = llama_table.losses["total"].copy()
+    losses[4] = losses[3] + 0.01  # ifx3 worse than ifx2
+    fit = jaxmix.fit(llama_table._replace(losses={"total": losses}))
+    assert any("loss rises" in w for w in fit.warnings)
+    assert any("skipped" in w for w in fit.warnings)
+    assert np.all(np.isfinite(np.asarray(jax.tree.leaves(fit.params))))
