@@ -131,7 +131,7 @@ def test_fit_errors(llama_table):
 
 def test_nonmonotone_pilots_warn_not_fail(llama_table):
     losses = llama_table.losses["total"].copy()
-    losses[4] = losses[3] + 0.01  # ifx3 worse than ifx2
+    losses[4] = losses[0] + 0.001  # ifx3 worse than the base run
     fit = jaxmix.fit(llama_table._replace(losses={"total": losses}))
     assert any("loss rises" in w for w in fit.warnings)
     assert any("skipped" in w for w in fit.warnings)
