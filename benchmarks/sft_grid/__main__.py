@@ -1,0 +1,39 @@
+"""`python -m benchmarks.sft_grid [--smoke] [--out DIR] [--example PATH]`."""
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .config import FULL, SMOKE
+from .pipeline import run_benchmark
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.sft_grid", description=__doc__)
+    ap.add_argument("--smoke", action="store_true", help="tiny model, few steps, small grid")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default benchmarks/results, or a 'smoke' folder in it)")
+    ap.add_argument("--example", type=Path, default=None,
+                    help="also copy the pilot table here (full run default: jaxmix/examples/sft_pilots.csv)")
+    args = ap.parse_args(argv)
+    cfg = SMOKE if args.smoke else FULL
+    out = args.out or (REPO / "benchmarks" / "results" / ("smoke" if args.smoke else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    log = lambda msg: print(f"[{time.time() - t0:7.1f}s] {msg}", flush=True)
+    res = run_benchmark(cfg, out, log=log)
+    example = args.example or (None if args.smoke or args.out else REPO / "jaxmix" / "examples" / "sft_pilots.csv")
+    if example:
+        shutil.copyfile(out / "sft_pilots.csv", example)
+    keys = [k for k in res if k.endswith("_pct")] + ["target_met", "wall_time_s"]
+    for k in keys:
+        log(f"{k}: {res[k]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

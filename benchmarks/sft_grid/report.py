@@ -1,0 +1,70 @@
+"""Scores of the recommended mixtures against the grid, and the JSON/Markdown report.
+
+All losses are seed-averaged per-domain best validation losses. For a mixture
+with losses l [K] and the grid's losses G [M, K]:
+  gap_pct    = mean_d (l_d - min_m G[m, d]) / min_m G[m, d] * 100   (the paper's metric)
+  regret_pct = (mean_d l_d - min_m mean_d G[m, d]) / min_m mean_d G[m, d] * 100
+"""
+
+import numpy as np
+
+
+def gap_pct(loss: np.ndarray, grid: np.ndarray) -> float:
+    best = grid.min(0)
+    return float(np.mean((loss - best) / best) * 100)
+
+
+def regret_pct(loss: np.ndarray, grid: np.ndarray) -> float:
+    best = grid.mean(1).min()
+    return float((loss.mean() - best) / best * 100)
+
+
+def seed_noise_pct(runs: np.ndarray) -> float:
+    """Mean relative spread (max - min) / mean between seeds. runs: [M, S, K]."""
+    return float(np.mean((runs.max(1) - runs.min(1)) / runs.mean(1)) * 100)
+
+
+def seed_noise_avg_pct(runs: np.ndarray) -> float:
+    """The same on the domain-average loss (the regret's noise floor). runs: [M, S, K]."""
+    avg = runs.mean(2)
+    return float(np.mean((avg.max(1) - avg.min(1)) / avg.mean(1)) * 100)
+
+
+def law_error_pct(pred: np.ndarray, obs: np.ndarray) -> float:
+    """Mean relative error |pred - obs| / obs, in %. pred, obs: [M, K]."""
+    return float(np.mean(np.abs(pred - obs) / obs) * 100)
+
+
+def _fmt_w(w) -> str:
+    return "/".join(f"{x:.3f}" for x in w)
+
+
+def markdown(res: dict) -> str:
+    """A Markdown report: summary numbers and one row per trained mixture."""
+    doms = res["domains"]
+    lines = [
+        "# SFT grid benchmark", "",
+        f"K = {len(doms)} domains ({', '.join(doms)}), base n = {res['config']['base_n']} examples per "
+        f"domain, target budget N = {res['budget']} examples, {len(res['grid']['weights'])} grid "
+        f"mixtures x {len(res['seeds'])} seeds. Loss: best validation cross-entropy per response "
+        "byte (nats), seed-averaged.", "",
+        "| metric | value |", "|---|---|",
+    ]
+    for key in ("recommended_regret_pct", "recommended_gap_pct", "oracle_gap_pct",
+                "reference_regret_pct", "reference_gap_pct", "uniform_regret_pct", "uniform_gap_pct",
+                "seed_noise_pct", "seed_noise_avg_pct", "law_error_grid_pct",
+                "reference_law_error_grid_pct", "target_met", "wall_time_s"):
+        v = res[key]
+        lines.append(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
+    lines += ["", "| mixture | weights (" + "/".join(doms) + ") | " + " | ".join(doms)
+              + " | mean | gap % | regret % | law (joint) mean |",
+              "|---|---|" + "---|" * (len(doms) + 4)]
+    rows = [(n, res[n]["weights"], res[n]) for n in ("recommended", "reference", "uniform")]
+    rows += [(f"grid {i}", w, g) for i, (w, g) in enumerate(zip(res["grid"]["weights"], res["grid"]["runs"]))]
+    for name, w, r in rows:
+        loss = np.array(r["loss"])
+        mark = " (best)" if name == f"grid {res['grid']['best_index']}" else ""
+        lines.append(f"| {name}{mark} | {_fmt_w(w)} | " + " | ".join(f"{x:.4f}" for x in loss)
+                     + f" | {loss.mean():.4f} | {r['gap_pct']:.3f} | {r['regret_pct']:.3f} | "
+                     f"{np.mean(r['predicted_joint']):.4f} |")
+    return "\n".join(lines) + "\n"
