@@ -223,7 +223,10 @@ COMMANDS = {"plan": _cmd_plan, "fit": _cmd_fit, "optimize": _cmd_optimize, "run"
 
 def main(argv=None) -> int:
     """Entry point of the ``jaxmix`` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (one line, status 2)
+        return int(exit_.code or 0)
     _setup_jax(args.float32)
     from jaxmix._status import InputError
 

@@ -59,10 +59,10 @@ def solve_exact(fn, lower, upper, iters: int = 64):
         return jnp.where(over, mid, lo), jnp.where(over, hi, mid)
 
     lo, hi = jax.lax.fori_loop(0, 2 * iters, outer, (lam_lo, lam_hi))
-    lam = 0.5 * (lo + hi)
-    w = weights_at(lam)
-    # Put the last rounding error on the domains strictly inside their bounds.
-    free = (w > lower) & (w < upper)
-    slack = 1.0 - jnp.sum(w)
-    share = jnp.where(free, 1.0, 0.0) / jnp.maximum(jnp.sum(free), 1)
-    return jnp.clip(w + slack * share, lower, upper), lam
+    # The bracket's ends hold too much and too little weight; their convex combination that
+    # sums to one is optimal (it also resolves flat terms, e.g. zero importance).
+    w_many, w_few = weights_at(lo), weights_at(hi)
+    s_many, s_few = jnp.sum(w_many), jnp.sum(w_few)
+    t = jnp.where(s_many > s_few, (1.0 - s_few) / (s_many - s_few), 0.5)
+    w = jnp.clip(w_few + jnp.clip(t, 0.0, 1.0) * (w_many - w_few), lower, upper)
+    return w, 0.5 * (lo + hi)

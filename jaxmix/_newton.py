@@ -61,14 +61,18 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
         dx = jnp.linalg.solve(h, -c["g"])
         x_new = c["x"] + dx
         f_new, g_try, h_try = value_grad_hess(x_new)
-        accept = jnp.isfinite(f_new) & (f_new < c["f"]) & jnp.all(jnp.isfinite(dx))
+        # Lower value; or, where values tie at rounding level, a smaller gradient (the
+        # gradient resolves a flat minimum more finely than the value does).
+        tie = (f_new <= c["f"] + 8 * eps * jnp.abs(c["f"])) & (
+            jnp.linalg.norm(g_try) < 0.5 * jnp.linalg.norm(c["g"]))
+        accept = jnp.isfinite(f_new) & ((f_new < c["f"]) | tie) & jnp.all(jnp.isfinite(dx))
         f_acc = jnp.where(accept, f_new, c["f"])
         g_acc = jnp.where(accept, g_try, c["g"])
         h_acc = jnp.where(accept, h_try, c["h"])
         x = jnp.where(accept, x_new, c["x"])
         mu = jnp.where(accept, jnp.maximum(c["mu"] * 0.2, 1e-12), c["mu"] * 10.0)
         stuck = mu > 1e12  # no step along any damped direction lowers the value
-        tiny_step = accept & (jnp.abs(c["f"] - f_acc) <= 4 * eps * jnp.abs(f_acc))
+        tiny_step = accept & ~tie & (jnp.abs(c["f"] - f_acc) <= 4 * eps * jnp.abs(f_acc))
         done = (jnp.linalg.norm(g_acc) <= gtol) | stuck | tiny_step
         return dict(x=x, f=f_acc, g=g_acc, h=h_acc, mu=mu, step=c["step"] + 1, done=done)
 
