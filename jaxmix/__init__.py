@@ -19,6 +19,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from jaxmix._examples import example_pilots as example_pilots
+from jaxmix._files import read_fit as read_fit  # noqa: E402  (needs __version__)
+from jaxmix._files import write_fit as write_fit
+from jaxmix._files import write_mixture as write_mixture
 from jaxmix._fit import fit as fit
 from jaxmix._fit import fit_joint as fit_joint
 from jaxmix._fit import fit_reference as fit_reference
@@ -41,6 +44,3 @@ from jaxmix._reference import reference_fit_arrays as reference_fit_arrays
 from jaxmix._status import InputError as InputError
 from jaxmix._status import Status as Status
 from jaxmix._transfer import TransferParams as TransferParams
-from jaxmix._files import read_fit as read_fit  # noqa: E402  (needs __version__)
-from jaxmix._files import write_fit as write_fit
-from jaxmix._files import write_mixture as write_mixture

@@ -52,24 +52,36 @@ def _add_constraints(p) -> None:
         ("--available", "amount of a domain's data that exists (caps w*N <= E*available)"),
     ):
         g.add_argument(flag, action="append", type=_pairs(flag), metavar="D=V", help=help_)
-    g.add_argument("--max-epochs", type=float, default=1.0,
-                   help="passes allowed over available data (default 1)")
+    g.add_argument(
+        "--max-epochs",
+        type=float,
+        default=1.0,
+        help="passes allowed over available data (default 1)",
+    )
     g.add_argument("--restarts", type=int, default=8, help="gradient-solver restarts (default 8)")
     g.add_argument("--seed", type=int, default=0, help="seed of the restarts (default 0)")
 
 
 def _add_fit_options(p) -> None:
-    p.add_argument("--method", choices=("joint", "reference"),
-                   help="joint (default when per-domain losses exist) or reference")
+    p.add_argument(
+        "--method",
+        choices=("joint", "reference"),
+        help="joint (default when per-domain losses exist) or reference",
+    )
     p.add_argument("--target", help="loss column for --method reference (e.g. loss:total)")
-    p.add_argument("--strategy", choices=("screen", "vmap", "map"), default="screen",
-                   help="multi-start scheme of the joint fit (default screen)")
+    p.add_argument(
+        "--strategy",
+        choices=("screen", "vmap", "map"),
+        default="screen",
+        help="multi-start scheme of the joint fit (default screen)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxmix", description="Data-mixture optimization for SFT.")
-    parser.add_argument("--float32", action="store_true",
-                        help="compute in float32 (default float64)")
+    parser.add_argument(
+        "--float32", action="store_true", help="compute in float32 (default float64)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no tables or warnings")
     from jaxmix import __version__
 
@@ -95,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="fit, optimize and report in one step")
     p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
-    p.add_argument("--budget", type=float,
-                   help="total amount N (default: 5x the largest pilot run)")
+    p.add_argument(
+        "--budget", type=float, help="total amount N (default: 5x the largest pilot run)"
+    )
     _add_fit_options(p)
     _add_constraints(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
@@ -142,10 +155,16 @@ def _check_output(path) -> None:
 
 
 def _optimize_kwargs(args) -> dict:
-    return dict(importance=_collect(args.importance), min_weight=_collect(args.min_weight),
-                max_weight=_collect(args.max_weight), fix=_collect(args.fix),
-                available=_collect(args.available), max_epochs=args.max_epochs,
-                restarts=args.restarts, seed=args.seed)
+    return dict(
+        importance=_collect(args.importance),
+        min_weight=_collect(args.min_weight),
+        max_weight=_collect(args.max_weight),
+        fix=_collect(args.fix),
+        available=_collect(args.available),
+        max_epochs=args.max_epochs,
+        restarts=args.restarts,
+        seed=args.seed,
+    )
 
 
 def _cmd_plan(args) -> None:
@@ -155,7 +174,9 @@ def _cmd_plan(args) -> None:
     table = plan(args.domains.split(","), args.base, parse_multipliers(args.multipliers))
     if args.output:
         write_pilots(table, args.output)
-        _say(args, f"wrote {len(table.runs)} pilot runs to {args.output}; fill in the loss: columns")
+        _say(
+            args, f"wrote {len(table.runs)} pilot runs to {args.output}; fill in the loss: columns"
+        )
     else:
         sys.stdout.write(pilots_to_csv(table))
 
@@ -212,8 +233,11 @@ def _cmd_run(args) -> None:
     if args.fit_output:
         write_fit(result, args.fit_output)
     if args.output:
-        write_mixture(mix, args.output, {"fit": {"method": result.method, "target": result.target,
-                                                  "pilots": str(args.pilots)}})
+        write_mixture(
+            mix,
+            args.output,
+            {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}},
+        )
     _warn(args, result.warnings + mix.warnings)
     _say(args, format_fit(result) + "\n\n" + format_mixture(mix))
 

@@ -44,7 +44,9 @@ def fit_to_dict(fit: FitResult) -> dict:
         out["status"] = dict(zip(fit.domains, np.asarray(fit.status).tolist()))
         out["objective"] = dict(zip(fit.domains, np.asarray(fit.objective).tolist()))
     if fit.amount_range is not None:
-        out["pilot_amount_range"] = {d: list(r) for d, r in zip(fit.domains, np.asarray(fit.amount_range))}
+        out["pilot_amount_range"] = {
+            d: list(r) for d, r in zip(fit.domains, np.asarray(fit.amount_range))
+        }
     if fit.residuals is not None:
         res = np.asarray(fit.residuals)
         out["residuals"] = {
@@ -69,15 +71,19 @@ def fit_from_dict(data, path=None) -> FitResult:
         raise InputError("a fit file must be a JSON object", path)
     law = data.get("law", "transfer")
     if law not in available_laws():
-        raise InputError(f"unknown law {law!r} (known: {', '.join(available_laws())})", path,
-                         None, "law")
+        raise InputError(
+            f"unknown law {law!r} (known: {', '.join(available_laws())})", path, None, "law"
+        )
     spec = get_law(law)
     params = data.get("params")
     if not isinstance(params, dict) or not params:
         raise InputError("missing or empty 'params' object", path, None, "params")
     domains = data.get("domains", list(params))
-    if (not isinstance(domains, list) or len(domains) < 2
-            or not all(isinstance(d, str) and d for d in domains)):
+    if (
+        not isinstance(domains, list)
+        or len(domains) < 2
+        or not all(isinstance(d, str) and d for d in domains)
+    ):
         raise InputError("'domains' must list at least 2 domain names", path, None, "domains")
     if len(set(domains)) != len(domains):
         raise InputError("'domains' repeats a name", path, None, "domains")
@@ -95,8 +101,9 @@ def fit_from_dict(data, path=None) -> FitResult:
         for name in spec.param_names:
             v = params[d].get(name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise InputError(f"{name} must be a finite number, got {v!r}", path, None,
-                                 f"params.{d}.{name}")
+                raise InputError(
+                    f"{name} must be a finite number, got {v!r}", path, None, f"params.{d}.{name}"
+                )
             row[name] = float(v)
         why = spec.check_natural(row)
         if why:
@@ -132,7 +139,9 @@ def read_fit(path) -> FitResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InputError(f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno) from None
+        raise InputError(
+            f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno
+        ) from None
     return fit_from_dict(data, path)
 
 
@@ -147,8 +156,11 @@ def mixture_to_dict(m: Mixture) -> dict:
         "importance": per(m.importance),
         "bounds": {"min": per(m.lower), "max": per(m.upper)},
         "binding": {d: b for d, b in zip(m.domains, m.binding) if b},
-        "uniform": {"weights": per(np.full(len(m.domains), 1 / len(m.domains))),
-                    "predicted_loss": per(m.uniform_predicted), "objective": m.uniform_objective},
+        "uniform": {
+            "weights": per(np.full(len(m.domains), 1 / len(m.domains))),
+            "predicted_loss": per(m.uniform_predicted),
+            "objective": m.uniform_objective,
+        },
         "certificate": m.certificate,
         "restart_status": np.asarray(m.restart_status).tolist(),
         "warnings": list(m.warnings),

@@ -26,16 +26,22 @@ def choose_method(table: PilotTable) -> tuple[str, str | None, str | None]:
     reference procedure on the single aggregate loss column."""
     if any(d in table.losses and np.isfinite(table.losses[d]).any() for d in table.domains):
         return "joint", None, None
-    others = [n for n in table.losses if n not in table.domains and np.isfinite(table.losses[n]).any()]
+    others = [
+        n for n in table.losses if n not in table.domains and np.isfinite(table.losses[n]).any()
+    ]
     if len(others) == 1:
-        note = (f"the pilots have no per-domain loss:<domain> columns, so the joint fit cannot "
-                f"run: using the reference procedure on 'loss:{others[0]}'")
+        note = (
+            f"the pilots have no per-domain loss:<domain> columns, so the joint fit cannot "
+            f"run: using the reference procedure on 'loss:{others[0]}'"
+        )
         return "reference", f"loss:{others[0]}", note
     if not others:
         raise InputError("no loss column has any value to fit", table.path)
     raise InputError(
-        f"no per-domain losses and several aggregate targets ({', '.join('loss:' + o for o in others)}):"
-        " choose one with --target", table.path)
+        "no per-domain losses and several aggregate targets "
+        f"({', '.join('loss:' + o for o in others)}): choose one with --target",
+        table.path,
+    )
 
 
 def _column(table: PilotTable, target: str) -> np.ndarray:
@@ -52,7 +58,11 @@ def _check_losses(table: PilotTable, y: np.ndarray, column: str, need: int) -> N
     if seen.sum() < need:
         raise InputError(
             f"only {int(seen.sum())} runs have a value; fitting needs at least {need} "
-            "(the law's parameters per domain)", table.path, None, column)
+            "(the law's parameters per domain)",
+            table.path,
+            None,
+            column,
+        )
     if np.ptp(y[seen]) <= 0:
         raise InputError("all losses are equal; nothing to fit", table.path, None, column)
 
@@ -60,8 +70,13 @@ def _check_losses(table: PilotTable, y: np.ndarray, column: str, need: int) -> N
 def _check_amounts(table: PilotTable) -> None:
     for j, d in enumerate(table.domains):
         if np.ptp(table.amounts[:, j]) <= 0:
-            raise InputError("the amount of this domain never varies across runs, so its "
-                             "effect cannot be fitted", table.path, None, f"n:{d}")
+            raise InputError(
+                "the amount of this domain never varies across runs, so its "
+                "effect cannot be fitted",
+                table.path,
+                None,
+                f"n:{d}",
+            )
 
 
 def monotonicity_warnings(table: PilotTable, y: np.ndarray, base: np.ndarray) -> list[str]:
@@ -69,13 +84,16 @@ def monotonicity_warnings(table: PilotTable, y: np.ndarray, base: np.ndarray) ->
     out = []
     for i, d in enumerate(table.domains):
         others = np.delete(np.arange(len(table.domains)), i)
-        rows = np.where(np.all(table.amounts[:, others] == base[others], axis=1)
-                        & np.isfinite(y[:, i]))[0]
+        rows = np.where(
+            np.all(table.amounts[:, others] == base[others], axis=1) & np.isfinite(y[:, i])
+        )[0]
         rows = rows[np.argsort(table.amounts[rows, i], kind="stable")]
         for a, b in zip(rows[:-1], rows[1:]):
             if table.amounts[b, i] > table.amounts[a, i] and y[b, i] > y[a, i]:
-                out.append(f"{d}: noisy pilots: loss rises from {y[a, i]:.6g} to {y[b, i]:.6g} "
-                           f"as n:{d} grows from {table.amounts[a, i]:g} to {table.amounts[b, i]:g}")
+                out.append(
+                    f"{d}: noisy pilots: loss rises from {y[a, i]:.6g} to {y[b, i]:.6g} "
+                    f"as n:{d} grows from {table.amounts[a, i]:g} to {table.amounts[b, i]:g}"
+                )
     return out
 
 
@@ -89,16 +107,25 @@ def base_amounts(table: PilotTable) -> np.ndarray:
 
 
 def _status_warnings(domains, status) -> list[str]:
-    return [f"{d}: fit {Status.describe(s)}" for d, s in zip(domains, np.asarray(status))
-            if int(s) != Status.SUCCESS]
+    return [
+        f"{d}: fit {Status.describe(s)}"
+        for d, s in zip(domains, np.asarray(status))
+        if int(s) != Status.SUCCESS
+    ]
 
 
 def _amount_range(table: PilotTable) -> np.ndarray:
     return np.stack([table.amounts.min(axis=0), table.amounts.max(axis=0)], axis=1)
 
 
-def fit_joint(table: PilotTable, law: str = "transfer", strategy: str = "screen",
-              polish: int = 4, delta: float = 1e-3, prior: float = 0.0) -> FitResult:
+def fit_joint(
+    table: PilotTable,
+    law: str = "transfer",
+    strategy: str = "screen",
+    polish: int = 4,
+    delta: float = 1e-3,
+    prior: float = 0.0,
+) -> FitResult:
     """Fit every domain's law to its loss ``loss:<domain>`` in every pilot run."""
     spec = get_law(law)
     if strategy not in STRATEGIES:
@@ -107,30 +134,57 @@ def fit_joint(table: PilotTable, law: str = "transfer", strategy: str = "screen"
     y = table.domain_losses()
     for i, d in enumerate(table.domains):
         if d not in table.losses:
-            raise InputError(f"the joint fit needs a loss:{d} column (the loss on {d}'s "
-                             "validation set); use --method reference --target for an aggregate",
-                             table.path, 1)
+            raise InputError(
+                f"the joint fit needs a loss:{d} column (the loss on {d}'s "
+                "validation set); use --method reference --target for an aggregate",
+                table.path,
+                1,
+            )
         _check_losses(table, y[:, i], f"loss:{d}", len(spec.param_names))
     mask = np.isfinite(y)
     dt = _dtype()
-    out = joint_fit_arrays(jnp.asarray(table.amounts, dt), jnp.asarray(np.where(mask, y, 1.0), dt),
-                           jnp.asarray(mask), delta, prior, law_name=law, strategy=strategy,
-                           polish=polish)
+    out = joint_fit_arrays(
+        jnp.asarray(table.amounts, dt),
+        jnp.asarray(np.where(mask, y, 1.0), dt),
+        jnp.asarray(mask),
+        delta,
+        prior,
+        law_name=law,
+        strategy=strategy,
+        polish=polish,
+    )
     report, ident_warn = describe(out.identifiability, type(out.params)._fields, table.domains)
-    result = FitResult(law=law, domains=table.domains, params=out.params, method="joint",
-                       target="loss:<domain>", status=np.asarray(out.status),
-                       objective=np.asarray(out.objective), amount_range=_amount_range(table))
+    result = FitResult(
+        law=law,
+        domains=table.domains,
+        params=out.params,
+        method="joint",
+        target="loss:<domain>",
+        status=np.asarray(out.status),
+        objective=np.asarray(out.objective),
+        amount_range=_amount_range(table),
+    )
     pred = np.asarray(predict(result, table.amounts))
-    warnings = (monotonicity_warnings(table, y, base_amounts(table))
-                + _status_warnings(table.domains, out.status) + ident_warn)
+    warnings = (
+        monotonicity_warnings(table, y, base_amounts(table))
+        + _status_warnings(table.domains, out.status)
+        + ident_warn
+    )
     diagnostics = {
         "identifiability": report,
-        "restarts": {"strategy": strategy, "polished": int(out.restart_status.shape[0]),
-                     "converged": np.sum(np.asarray(out.restart_status) == 0, axis=0).tolist()},
-        "huber_delta": delta, "prior": prior,
+        "restarts": {
+            "strategy": strategy,
+            "polished": int(out.restart_status.shape[0]),
+            "converged": np.sum(np.asarray(out.restart_status) == 0, axis=0).tolist(),
+        },
+        "huber_delta": delta,
+        "prior": prior,
     }
-    return result._replace(residuals=np.where(mask, pred / y - 1.0, np.nan),
-                           diagnostics=diagnostics, warnings=tuple(warnings))
+    return result._replace(
+        residuals=np.where(mask, pred / y - 1.0, np.nan),
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+    )
 
 
 def _reference_levels(table: PilotTable, y: np.ndarray, base: np.ndarray):
@@ -138,14 +192,18 @@ def _reference_levels(table: PilotTable, y: np.ndarray, base: np.ndarray):
     xs, ys, rows_used = [], [], []
     for i, d in enumerate(table.domains):
         others = np.delete(np.arange(len(table.domains)), i)
-        rows = np.where(np.all(table.amounts[:, others] == base[others], axis=1)
-                        & np.isfinite(y))[0]
+        rows = np.where(np.all(table.amounts[:, others] == base[others], axis=1) & np.isfinite(y))[
+            0
+        ]
         levels = np.unique(table.amounts[rows, i])
         if len(levels) != 5:
             raise InputError(
                 f"the reference fit needs 5 levels of n:{d} with every other domain at its base "
                 f"amount (the 1+4K design); found {len(levels)} with a value of the target",
-                table.path, None, f"n:{d}")
+                table.path,
+                None,
+                f"n:{d}",
+            )
         xs.append(levels)
         ys.append([y[rows][table.amounts[rows, i] == v].mean() for v in levels])
         rows_used.append(rows)
@@ -172,10 +230,19 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
     yy = np.stack([lv[1][i] for i, lv in enumerate(levels)])
     n_other = np.array([base.sum() - base[i] for i in range(k)])
     dt = _dtype()
-    out = reference_fit_arrays(jnp.asarray(x, dt), jnp.asarray(yy, dt), jnp.asarray(n_other, dt), delta)
-    result = FitResult(law="transfer", domains=table.domains, params=out.params, method="reference",
-                       target=target or "loss:<domain>", status=np.asarray(out.status),
-                       objective=np.asarray(out.stage2_objective), amount_range=_amount_range(table))
+    out = reference_fit_arrays(
+        jnp.asarray(x, dt), jnp.asarray(yy, dt), jnp.asarray(n_other, dt), delta
+    )
+    result = FitResult(
+        law="transfer",
+        domains=table.domains,
+        params=out.params,
+        method="reference",
+        target=target or "loss:<domain>",
+        status=np.asarray(out.status),
+        objective=np.asarray(out.stage2_objective),
+        amount_range=_amount_range(table),
+    )
     pred = np.asarray(predict(result, table.amounts))
     mask = np.zeros_like(y, dtype=bool)
     for i, lv in enumerate(levels):
@@ -183,27 +250,47 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
     # Identifiability on the observations the reference fit used, in normalized units.
     log_s = float(np.mean(np.log(table.amounts)))
     ident = jax.jit(identifiability, static_argnums=0)(
-        spec, spec.unscale(out.params, -log_s), jnp.asarray(table.amounts / np.exp(log_s), dt),
-        jnp.asarray(np.where(mask, y, 1.0), dt), jnp.asarray(mask))
+        spec,
+        spec.unscale(out.params, -log_s),
+        jnp.asarray(table.amounts / np.exp(log_s), dt),
+        jnp.asarray(np.where(mask, y, 1.0), dt),
+        jnp.asarray(mask),
+    )
     report, ident_warn = describe(ident, type(out.params)._fields, table.domains)
     dropped = np.asarray(out.dropped_terms)
     warnings = monotonicity_warnings(table, np.where(mask, y, np.nan), base)
-    warnings += [f"{d}: stage 1 skipped {int(n)} of 30 terms (a loss difference <= 0: noisy or "
-                 "non-monotone pilots)" for d, n in zip(table.domains, dropped) if n > 0]
+    warnings += [
+        f"{d}: stage 1 skipped {int(n)} of 30 terms (a loss difference <= 0: noisy or "
+        "non-monotone pilots)"
+        for d, n in zip(table.domains, dropped)
+        if n > 0
+    ]
     warnings += _status_warnings(table.domains, out.status) + ident_warn
     diagnostics = {
         "identifiability": report,
-        "stage1": {d: {"beta": float(b), "A": float(a), "skipped_terms": int(n)}
-                   for d, b, a, n in zip(table.domains, np.asarray(out.stage1_beta),
-                                         np.asarray(out.stage1_A), dropped)},
+        "stage1": {
+            d: {"beta": float(b), "A": float(a), "skipped_terms": int(n)}
+            for d, b, a, n in zip(
+                table.domains, np.asarray(out.stage1_beta), np.asarray(out.stage1_A), dropped
+            )
+        },
         "huber_delta": delta,
     }
-    return result._replace(residuals=np.where(mask, pred / np.where(mask, y, 1.0) - 1.0, np.nan),
-                           diagnostics=diagnostics, warnings=tuple(warnings))
+    return result._replace(
+        residuals=np.where(mask, pred / np.where(mask, y, 1.0) - 1.0, np.nan),
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+    )
 
 
-def fit(table: PilotTable, method: str | None = None, target: str | None = None,
-        strategy: str = "screen", delta: float = 1e-3, prior: float = 0.0) -> FitResult:
+def fit(
+    table: PilotTable,
+    method: str | None = None,
+    target: str | None = None,
+    strategy: str = "screen",
+    delta: float = 1e-3,
+    prior: float = 0.0,
+) -> FitResult:
     """Fit the loss model to a pilot table.
 
     Args:
@@ -229,8 +316,9 @@ def fit(table: PilotTable, method: str | None = None, target: str | None = None,
         raise InputError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
     if method == "joint":
         if target not in (None, "loss:<domain>"):
-            raise InputError("the joint fit uses every loss:<domain> column; --target is for "
-                             "--method reference")
+            raise InputError(
+                "the joint fit uses every loss:<domain> column; --target is for --method reference"
+            )
         result = fit_joint(table, strategy=strategy, delta=delta, prior=prior)
     else:
         result = fit_reference(table, target, delta=delta)

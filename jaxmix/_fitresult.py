@@ -46,8 +46,7 @@ class FitResult(NamedTuple):
         """``{domain: {param: float}}`` in the law's natural parameters."""
         values = get_law(self.law).to_natural(self.params)
         return {
-            d: {name: float(values[name][i]) for name in values}
-            for i, d in enumerate(self.domains)
+            d: {name: float(values[name][i]) for name in values} for i, d in enumerate(self.domains)
         }
 
 

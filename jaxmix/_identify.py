@@ -77,24 +77,33 @@ def describe(ident: Identifiability, names: tuple, domains: tuple) -> tuple[dict
         for j in range(s.shape[1]):
             rel = s[i, j] / s[i, 0] if s[i, 0] > 0 else 0.0
             std = sigma[i] / s[i, j] if s[i, j] > 0 else np.inf
-            kind = "unidentified" if rel < UNIDENTIFIED_RTOL else (
-                "weak" if np.isfinite(std) and std > WEAK_STD else None)
+            kind = (
+                "unidentified"
+                if rel < UNIDENTIFIED_RTOL
+                else ("weak" if np.isfinite(std) and std > WEAK_STD else None)
+            )
             if kind is None:
                 continue
             vec = {n: round(float(v), 4) for n, v in zip(names, vt[i, j]) if abs(v) > 0.05}
-            dirs.append({"kind": kind, "relative_singular_value": float(rel),
-                         "std_error": float(std) if np.isfinite(std) else None,
-                         "vector": vec})
+            dirs.append(
+                {
+                    "kind": kind,
+                    "relative_singular_value": float(rel),
+                    "std_error": float(std) if np.isfinite(std) else None,
+                    "vector": vec,
+                }
+            )
             warnings.append(
                 f"{d}: the pilots do not {'determine' if kind == 'unidentified' else 'pin down'}"
                 f" the direction {vec} ({kind}; relative singular value {rel:.1e})"
             )
         report[d] = {
-            "relative_singular_values": [float(v / s[i, 0]) if s[i, 0] > 0 else 0.0
-                                         for v in s[i]],
+            "relative_singular_values": [float(v / s[i, 0]) if s[i, 0] > 0 else 0.0 for v in s[i]],
             "residual_std": None if not np.isfinite(sigma[i]) else float(sigma[i]),
-            "std_error": {n: (float(v) if np.isfinite(v) else None)
-                          for n, v in zip(names, np.asarray(ident.std_error)[i])},
+            "std_error": {
+                n: (float(v) if np.isfinite(v) else None)
+                for n, v in zip(names, np.asarray(ident.std_error)[i])
+            },
             "directions": dirs,
         }
     return report, warnings

@@ -57,9 +57,7 @@ def domain_objective(law, amounts, losses, mask, delta, prior, i):
     return objective
 
 
-@functools.partial(
-    jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps")
-)
+@functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
 def joint_fit_arrays(
     amounts,
     losses,
@@ -100,9 +98,7 @@ def joint_fit_arrays(
         return domain_objective(law, scaled, losses, mask, delta, prior, i)
 
     def score(params):  # [K] objective of every domain at a full parameter set
-        return jax.vmap(lambda i: objective(i)(jax.tree.map(lambda x: x[i], params)))(
-            jnp.arange(k)
-        )
+        return jax.vmap(lambda i: objective(i)(jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
 
     if strategy == "screen":
         scores = jax.vmap(score)(grid)  # [G, K]

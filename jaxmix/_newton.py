@@ -7,7 +7,8 @@ to a far smaller program than a line-search quasi-Newton method.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +65,8 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
         # Lower value; or, where values tie at rounding level, a smaller gradient (the
         # gradient resolves a flat minimum more finely than the value does).
         tie = (f_new <= c["f"] + 8 * eps * jnp.abs(c["f"])) & (
-            jnp.linalg.norm(g_try) < 0.5 * jnp.linalg.norm(c["g"]))
+            jnp.linalg.norm(g_try) < 0.5 * jnp.linalg.norm(c["g"])
+        )
         accept = jnp.isfinite(f_new) & ((f_new < c["f"]) | tie) & jnp.all(jnp.isfinite(dx))
         f_acc = jnp.where(accept, f_new, c["f"])
         g_acc = jnp.where(accept, g_try, c["g"])
@@ -78,7 +80,11 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
 
     f0, g0, h0 = value_grad_hess(flat0)
     c = dict(
-        x=flat0, f=f0, g=g0, h=h0, mu=jnp.asarray(1e-3, flat0.dtype),
+        x=flat0,
+        f=f0,
+        g=g0,
+        h=h0,
+        mu=jnp.asarray(1e-3, flat0.dtype),
         step=jnp.asarray(0, jnp.int32),
         done=~jnp.isfinite(f0) | (jnp.linalg.norm(g0) <= gtol),
     )

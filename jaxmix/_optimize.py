@@ -21,7 +21,7 @@ from jaxmix._fitresult import FitResult
 from jaxmix._laws import get_law
 from jaxmix._newton import minimize
 from jaxmix._simplex import weights_from_logits
-from jaxmix._status import InputError, Status
+from jaxmix._status import InputError
 
 BIND_TOL = 1e-7  # a weight this close to a bound binds it
 
@@ -170,8 +170,15 @@ def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray
     return out
 
 
-def constraints(fit: FitResult, budget: float, min_weight=None, max_weight=None, fix=None,
-                available=None, max_epochs: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def constraints(
+    fit: FitResult,
+    budget: float,
+    min_weight=None,
+    max_weight=None,
+    fix=None,
+    available=None,
+    max_epochs: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """``[K]`` lower and upper weight bounds from per-domain dicts; checks feasibility."""
     lower = _per_domain(fit, min_weight, "--min-weight", 0.0)
     upper = _per_domain(fit, max_weight, "--max-weight", 1.0)
@@ -193,13 +200,19 @@ def constraints(fit: FitResult, budget: float, min_weight=None, max_weight=None,
     bad = np.where(lower > upper + 1e-12)[0]
     if len(bad):
         d = fit.domains[bad[0]]
-        raise InputError(f"constraints cannot be satisfied: {d} needs weight >= {lower[bad[0]]:g} "
-                         f"but <= {upper[bad[0]]:g}")
+        raise InputError(
+            f"constraints cannot be satisfied: {d} needs weight >= {lower[bad[0]]:g} "
+            f"but <= {upper[bad[0]]:g}"
+        )
     if lower.sum() > 1 + 1e-9:
-        raise InputError(f"constraints cannot be satisfied: minimum weights sum to {lower.sum():g} > 1")
+        raise InputError(
+            f"constraints cannot be satisfied: minimum weights sum to {lower.sum():g} > 1"
+        )
     if upper.sum() < 1 - 1e-9:
-        raise InputError(f"constraints cannot be satisfied: maximum weights (with availability) "
-                         f"sum to {upper.sum():g} < 1")
+        raise InputError(
+            f"constraints cannot be satisfied: maximum weights (with availability) "
+            f"sum to {upper.sum():g} < 1"
+        )
     return lower, np.minimum(upper, 1.0)
 
 
@@ -217,9 +230,18 @@ def _binding(weights, lower, upper) -> tuple:
     return tuple(out)
 
 
-def optimize(fit: FitResult, budget: float, importance=None, min_weight=None, max_weight=None,
-             fix=None, available=None, max_epochs: float = 1.0, restarts: int = 8,
-             seed: int = 0) -> Mixture:
+def optimize(
+    fit: FitResult,
+    budget: float,
+    importance=None,
+    min_weight=None,
+    max_weight=None,
+    fix=None,
+    available=None,
+    max_epochs: float = 1.0,
+    restarts: int = 8,
+    seed: int = 0,
+) -> Mixture:
     """The mixture of ``budget`` (pilot units) minimizing the predicted objective.
 
     Args:
@@ -255,9 +277,17 @@ def optimize(fit: FitResult, budget: float, importance=None, min_weight=None, ma
     capped = bool(np.any(upper < lower + (1.0 - lower.sum()) - 1e-12))
     dt = jnp.result_type(float)
     params = jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params)
-    sol = solve(params, jnp.asarray(budget, dt), jnp.asarray(imp, dt), jnp.asarray(lower, dt),
-                jnp.asarray(upper, dt), jax.random.key(seed), law_name=fit.law, capped=capped,
-                restarts=restarts)
+    sol = solve(
+        params,
+        jnp.asarray(budget, dt),
+        jnp.asarray(imp, dt),
+        jnp.asarray(lower, dt),
+        jnp.asarray(upper, dt),
+        jax.random.key(seed),
+        law_name=fit.law,
+        capped=capped,
+        restarts=restarts,
+    )
     w_grad = np.asarray(sol.weights, dtype=float)
     warnings = []
     certificate = None
@@ -274,8 +304,10 @@ def optimize(fit: FitResult, budget: float, importance=None, min_weight=None, ma
         if float(sol.exact_objective) <= float(sol.objective):
             weights = w_exact
         if certificate["max_weight_diff"] > 1e-4:
-            warnings.append(f"the gradient solver stopped {certificate['max_weight_diff']:.2g} "
-                            "away from the exact optimum; reporting the exact weights")
+            warnings.append(
+                f"the gradient solver stopped {certificate['max_weight_diff']:.2g} "
+                "away from the exact optimum; reporting the exact weights"
+            )
     status = np.asarray(sol.restart_status)
     if not np.isfinite(float(sol.objective)):
         warnings.append("every restart of the gradient solver ended non-finite")
@@ -289,15 +321,26 @@ def optimize(fit: FitResult, budget: float, importance=None, min_weight=None, ma
         top = np.asarray(fit.amount_range)[:, 1]
         for d, amount, t in zip(fit.domains, weights * budget, top):
             if amount > 30 * t:
-                warnings.append(f"{d}: the budget's amount {amount:.4g} is {amount / t:.0f}x the "
-                                f"largest pilot amount {t:.4g}; the law is extrapolating")
+                warnings.append(
+                    f"{d}: the budget's amount {amount:.4g} is {amount / t:.0f}x the "
+                    f"largest pilot amount {t:.4g}; the law is extrapolating"
+                )
     if not np.all(np.isfinite(predicted)):
         warnings.append("predicted losses are not finite at the recommended mixture")
     return Mixture(
-        domains=fit.domains, budget=budget, weights=weights, amounts=weights * budget,
-        predicted=predicted, objective=float(np.sum(imp * predicted)), importance=imp,
-        lower=lower, upper=upper, binding=_binding(weights, lower, upper),
-        uniform_predicted=uniform_pred, uniform_objective=float(np.sum(imp * uniform_pred)),
-        certificate=certificate, restart_status=status,
+        domains=fit.domains,
+        budget=budget,
+        weights=weights,
+        amounts=weights * budget,
+        predicted=predicted,
+        objective=float(np.sum(imp * predicted)),
+        importance=imp,
+        lower=lower,
+        upper=upper,
+        binding=_binding(weights, lower, upper),
+        uniform_predicted=uniform_pred,
+        uniform_objective=float(np.sum(imp * uniform_pred)),
+        certificate=certificate,
+        restart_status=status,
         warnings=tuple(warnings) + tuple(fit.warnings[:0]),
     )

@@ -239,7 +239,10 @@ def write_pilots(table: PilotTable, path) -> None:
             rec = {"run": run}
             rec.update({f"n:{d}": float(a) for d, a in zip(table.domains, table.amounts[r])})
             rec.update(
-                {f"loss:{n}": None if math.isnan(v[r]) else float(v[r]) for n, v in table.losses.items()}
+                {
+                    f"loss:{n}": None if math.isnan(v[r]) else float(v[r])
+                    for n, v in table.losses.items()
+                }
             )
             if table.seeds is not None:
                 rec["seed"] = int(table.seeds[r])

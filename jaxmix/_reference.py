@@ -104,16 +104,23 @@ def _stage2(x, y, beta, a1, n_other, delta):
     g = (x + a1) ** (-beta)
     c_ls = jnp.maximum(jnp.cov(g, y)[0, 1] / jnp.var(g, ddof=1), 1e-6)
     e_ls = jnp.maximum(jnp.mean(y) - c_ls * jnp.mean(g), 1e-3 * jnp.min(y))
-    starts = jnp.stack([
-        start(jnp.log(3.0), jnp.log(0.5), 0.5, 0.0),
-        start(jnp.log(c_ls), jnp.log(jnp.maximum(a1, 1e-12)) - 0.5 * log_no, 0.5, jnp.log(e_ls)),
-    ])
+    starts = jnp.stack(
+        [
+            start(jnp.log(3.0), jnp.log(0.5), 0.5, 0.0),
+            start(
+                jnp.log(c_ls), jnp.log(jnp.maximum(a1, 1e-12)) - 0.5 * log_no, 0.5, jnp.log(e_ls)
+            ),
+        ]
+    )
     res = jax.vmap(lambda v: minimize(objective, v, 300, 1e-14))(starts)
     best = jnp.argmin(jnp.where(jnp.isfinite(res.value), res.value, jnp.inf))
     log_c, log_k, alpha, log_e = unpack(res.params[best])
     params = TransferParams(
-        log_C=log_c, log_k=log_k, alpha_logit=jnp.log(alpha) - jnp.log1p(-alpha),
-        log_beta=jnp.log(beta), log_E=log_e,
+        log_C=log_c,
+        log_k=log_k,
+        alpha_logit=jnp.log(alpha) - jnp.log1p(-alpha),
+        log_beta=jnp.log(beta),
+        log_E=log_e,
     )
     return params, res.value[best], res.status[best]
 

@@ -23,7 +23,9 @@ def _capped_sum(z, tau, lower, upper):
 
 
 def capped_weights(z, lower, upper, iters: int = 80):
-    """``[K]`` weights in ``{lower <= w <= upper, sum(w) = 1}`` (needs sum(lower) <= 1 <= sum(upper)).
+    """``[K]`` weights in ``{lower <= w <= upper, sum(w) = 1}``.
+
+    Needs ``sum(lower) <= 1 <= sum(upper)``.
 
     >>> import jax.numpy as jnp
     >>> w = capped_weights(jnp.zeros(3), jnp.zeros(3), jnp.array([0.2, 1.0, 1.0]))

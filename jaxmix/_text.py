@@ -13,8 +13,11 @@ def table(header: list, rows: list) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
     fmt = lambda r: "  ".join(  # noqa: E731
-        c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths)))
-    return "\n".join([fmt(cells[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]])
+        c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))
+    )
+    return "\n".join(
+        [fmt(cells[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
+    )
 
 
 def format_fit(fit: FitResult) -> str:
@@ -28,20 +31,33 @@ def format_fit(fit: FitResult) -> str:
             row.append(f"{100 * np.sqrt(np.nanmean(res**2)):.3f}%")
         rows.append(row)
     header = ["domain"] + names + (["rms resid"] if fit.residuals is not None else [])
-    title = f"fit: law={fit.law} method={fit.method}" + (f" target={fit.target}" if fit.target else "")
+    title = f"fit: law={fit.law} method={fit.method}" + (
+        f" target={fit.target}" if fit.target else ""
+    )
     return title + "\n" + table(header, rows)
 
 
 def format_mixture(m: Mixture) -> str:
     rows = []
     for i, d in enumerate(m.domains):
-        rows.append([d, f"{m.weights[i]:.4f}", f"{m.amounts[i]:.6g}", f"{m.predicted[i]:.5f}",
-                     f"{1 / len(m.domains):.4f}", f"{m.uniform_predicted[i]:.5f}", m.binding[i]])
+        rows.append(
+            [
+                d,
+                f"{m.weights[i]:.4f}",
+                f"{m.amounts[i]:.6g}",
+                f"{m.predicted[i]:.5f}",
+                f"{1 / len(m.domains):.4f}",
+                f"{m.uniform_predicted[i]:.5f}",
+                m.binding[i],
+            ]
+        )
     rows.append(["objective", "", "", f"{m.objective:.5f}", "", f"{m.uniform_objective:.5f}", ""])
     header = ["domain", "weight", "amount", "pred loss", "uniform w", "uniform loss", "binds"]
     lines = [f"mixture for budget {m.budget:g}", table(header, rows)]
     if m.certificate:
         c = m.certificate
-        lines.append(f"certificate: exact optimum gap {c['gap']:.2e}, "
-                     f"max weight difference {c['max_weight_diff']:.2e}")
+        lines.append(
+            f"certificate: exact optimum gap {c['gap']:.2e}, "
+            f"max weight difference {c['max_weight_diff']:.2e}"
+        )
     return "\n".join(lines)

@@ -143,9 +143,10 @@ def init_grid(amounts, losses, mask) -> TransferParams:
     w = mask.astype(dtype)  # [R, K]
     y = jnp.where(mask, losses, 0.0)
     other = jnp.sum(amounts, axis=1, keepdims=True) - amounts  # [R, K]
-    d = amounts[None] + k[:, None, None] * jnp.maximum(other, _tiny(other))[None] ** alpha[
-        :, None, None
-    ]  # [G, R, K]
+    d = (
+        amounts[None]
+        + k[:, None, None] * jnp.maximum(other, _tiny(other))[None] ** alpha[:, None, None]
+    )  # [G, R, K]
     x = d ** (-beta[:, None, None])
     cnt = jnp.sum(w, axis=0)  # [K]
     mx = jnp.sum(w * x, axis=1) / cnt  # [G, K]

@@ -20,7 +20,9 @@ def synthetic_table(true=TRUE3, scales=(1.0,), noise=0.0, seed=0, base=1.0):
     y = y * (1 + noise * np.random.default_rng(seed).standard_normal(y.shape))
     runs = tuple(f"r{i}" for i in range(len(amounts)))
     return jaxmix.PilotTable(
-        domains=tuple(true), runs=runs, amounts=amounts,
+        domains=tuple(true),
+        runs=runs,
+        amounts=amounts,
         losses={d: y[:, i] for i, d in enumerate(true)},
     )
 
@@ -28,8 +30,12 @@ def synthetic_table(true=TRUE3, scales=(1.0,), noise=0.0, seed=0, base=1.0):
 def random_law(rng, k):
     """Natural parameters of a random transfer law with K domains (amounts of order 1-100)."""
     return {
-        f"d{i}": dict(C=float(rng.uniform(0.3, 3)), k=float(rng.uniform(0.01, 1)),
-                      alpha=float(rng.uniform(0.05, 0.95)), beta=float(rng.uniform(0.05, 0.8)),
-                      E=float(rng.uniform(0.5, 2)))
+        f"d{i}": dict(
+            C=float(rng.uniform(0.3, 3)),
+            k=float(rng.uniform(0.01, 1)),
+            alpha=float(rng.uniform(0.05, 0.95)),
+            beta=float(rng.uniform(0.05, 0.8)),
+            E=float(rng.uniform(0.5, 2)),
+        )
         for i in range(k)
     }

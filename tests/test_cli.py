@@ -44,8 +44,9 @@ def test_fit_optimize_run_pipeline(capsys, tmp_path, pilots):
     fit = json.loads(fit_path.read_text())
     assert fit["law"] == "transfer" and fit["domains"] == ["a", "b", "c"]
     assert set(fit["params"]["a"]) == {"C", "k", "alpha", "beta", "E"}
-    code, text, _ = run(capsys, "optimize", fit_path, "--budget", 30, "--max-weight", "a=0.3",
-                        "-o", mix_path)
+    code, text, _ = run(
+        capsys, "optimize", fit_path, "--budget", 30, "--max-weight", "a=0.3", "-o", mix_path
+    )
     assert code == 0 and "uniform" in text
     mix = json.loads(mix_path.read_text())
     assert sum(mix["weights"].values()) == pytest.approx(1.0)
@@ -66,8 +67,15 @@ def test_run_without_pilots_uses_shipped_example(capsys, tmp_path):
 
 def test_hand_written_fit_is_accepted(capsys, tmp_path, llama):
     path = tmp_path / "published.json"
-    path.write_text(json.dumps({"law": "transfer", "domains": ["if", "math", "code"],
-                                "params": llama["reference_params"]}))
+    path.write_text(
+        json.dumps(
+            {
+                "law": "transfer",
+                "domains": ["if", "math", "code"],
+                "params": llama["reference_params"],
+            }
+        )
+    )
     code, _, _ = run(capsys, "optimize", path, "--budget", 200, "-o", tmp_path / "m.json")
     assert code == 0
     mix = json.loads((tmp_path / "m.json").read_text())
@@ -96,8 +104,10 @@ BAD_FIT_INPUTS = {
     "nan": ("run,n:a,n:b,loss:a,loss:b\nx,1,2,3,nan\n", "not a finite"),
     "negative amount": ("run,n:a,n:b,loss:a,loss:b\nx,1,-2,3,3\n", "> 0"),
     "zero amount": ("run,n:a,n:b,loss:a,loss:b\nx,0,2,3,3\n", "> 0"),
-    "fewer runs than parameters": ("run,n:a,n:b,loss:a,loss:b\nx,1,2,3,3\ny,2,3,2,2\n",
-                                   "only 2 runs"),
+    "fewer runs than parameters": (
+        "run,n:a,n:b,loss:a,loss:b\nx,1,2,3,3\ny,2,3,2,2\n",
+        "only 2 runs",
+    ),
 }
 
 
@@ -133,37 +143,72 @@ def test_semantic_bad_pilots(capsys, tmp_path):
     assert not (tmp_path / "f.json").exists()
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--max-weight", "zzz=0.5"], "unknown domain 'zzz'"),
-    (["--min-weight", "a=0.7", "--min-weight", "b=0.7"], "cannot be satisfied"),
-    (["--importance", "a"], "domain=value"),
-    (["--fix", "a=x"], "not a number"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--max-weight", "zzz=0.5"], "unknown domain 'zzz'"),
+        (["--min-weight", "a=0.7", "--min-weight", "b=0.7"], "cannot be satisfied"),
+        (["--importance", "a"], "domain=value"),
+        (["--fix", "a=x"], "not a number"),
+    ],
+)
 def test_bad_flags(capsys, tmp_path, llama, flags, message):
     fit = tmp_path / "fit.json"
-    fit.write_text(json.dumps({"law": "transfer", "params": {
-        d: llama["reference_params"]["if"] for d in "abc"}}))
+    fit.write_text(
+        json.dumps(
+            {"law": "transfer", "params": {d: llama["reference_params"]["if"] for d in "abc"}}
+        )
+    )
     out = tmp_path / "m.json"
     code, _, err = run(capsys, "optimize", fit, "--budget", 10, *flags, "-o", out)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not out.exists()
 
 
-@pytest.mark.parametrize("content,message", [
-    ({"law": "transfer", "params": {"a": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1},
-                                    "b": {"C": 1, "k": 1, "alpha": .5, "beta": 0.1, "E": 1}}},
-     "E must be a finite number"),
-    ({"law": "transfer", "params": {"a": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1}}},
-     "at least 2"),
-    ({"law": "transfer", "params": {"a": {"C": 1, "k": 1, "alpha": 1.5, "beta": 0.1, "E": 1},
-                                    "b": {"C": 1, "k": 1, "alpha": .5, "beta": 0.1, "E": 1}}},
-     "alpha must be in [0, 1]"),
-    ({"law": "transfer", "params": {"a": {"C": -1, "k": 1, "alpha": .5, "beta": 0.1, "E": 1},
-                                    "b": {"C": 1, "k": 1, "alpha": .5, "beta": 0.1, "E": 1}}},
-     "C must be > 0"),
-    ({"law": "nope", "params": {}}, "unknown law"),
-    ([1, 2], "JSON object"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            {
+                "law": "transfer",
+                "params": {
+                    "a": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1},
+                    "b": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1},
+                },
+            },
+            "E must be a finite number",
+        ),
+        (
+            {
+                "law": "transfer",
+                "params": {"a": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1}},
+            },
+            "at least 2",
+        ),
+        (
+            {
+                "law": "transfer",
+                "params": {
+                    "a": {"C": 1, "k": 1, "alpha": 1.5, "beta": 0.1, "E": 1},
+                    "b": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1},
+                },
+            },
+            "alpha must be in [0, 1]",
+        ),
+        (
+            {
+                "law": "transfer",
+                "params": {
+                    "a": {"C": -1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1},
+                    "b": {"C": 1, "k": 1, "alpha": 0.5, "beta": 0.1, "E": 1},
+                },
+            },
+            "C must be > 0",
+        ),
+        ({"law": "nope", "params": {}}, "unknown law"),
+        ([1, 2], "JSON object"),
+    ],
+)
 def test_bad_fit_files(capsys, tmp_path, content, message):
     path = tmp_path / "fit.json"
     path.write_text(json.dumps(content))
@@ -181,11 +226,16 @@ def test_missing_file_and_output_folder(capsys, tmp_path, pilots):
 def test_subprocess_error_has_no_traceback(tmp_path):
     bad = _bad_pilots(tmp_path, "run,n:a,n:b,loss:a\nx,1,2,oops\n")
     env = dict(os.environ, JAXMIX_NO_CACHE="1")
-    proc = subprocess.run([sys.executable, "-m", "jaxmix", "fit", str(bad), "-o",
-                           str(tmp_path / "f.json")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxmix", "fit", str(bad), "-o", str(tmp_path / "f.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"jaxmix: error: {bad}:2: column 'loss:a': "
-                                   "'oops' is not a number")
+    assert proc.stderr.strip() == (
+        f"jaxmix: error: {bad}:2: column 'loss:a': 'oops' is not a number"
+    )
     assert "Traceback" not in proc.stderr and not (tmp_path / "f.json").exists()
 
 
@@ -194,8 +244,11 @@ def test_float32_cli_agrees_with_float64(tmp_path, pilots):
     weights = {}
     for flag in ("", "--float32"):
         out = tmp_path / f"m{flag}.json"
-        cmd = [sys.executable, "-m", "jaxmix"] + ([flag] if flag else []) + [
-            "-q", "run", str(pilots), "--budget", "30", "-o", str(out)]
+        cmd = (
+            [sys.executable, "-m", "jaxmix"]
+            + ([flag] if flag else [])
+            + ["-q", "run", str(pilots), "--budget", "30", "-o", str(out)]
+        )
         subprocess.run(cmd, check=True, env=env)
         weights[flag] = json.loads(out.read_text())["weights"]
     for d in weights[""]:

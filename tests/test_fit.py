@@ -66,8 +66,9 @@ def test_joint_fit_is_unit_free():
     for d in TRUE3:
         for name in ("alpha", "beta", "E"):
             assert f1.natural()[d][name] == pytest.approx(f2.natural()[d][name], rel=1e-6)
-    np.testing.assert_allclose(jaxmix.predict(f1, t1.amounts), jaxmix.predict(f2, t2.amounts),
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        jaxmix.predict(f1, t1.amounts), jaxmix.predict(f2, t2.amounts), rtol=1e-8
+    )
 
 
 def test_paper_design_with_noise_reports_weak_directions():
@@ -97,8 +98,8 @@ def test_vmapped_fit_equals_one_by_one():
     for i, t in enumerate(tables):
         one = jaxmix.joint_fit_arrays(*_arrays(t))
         np.testing.assert_allclose(batch.objective[i], one.objective, rtol=1e-6, atol=1e-14)
-        pred_b = jaxmix.predict(jaxmix.FitResult("transfer", t.domains,
-                                                 jax.tree.map(lambda x: x[i], batch.params)), t.amounts)
+        row = jax.tree.map(lambda x, i=i: x[i], batch.params)
+        pred_b = jaxmix.predict(jaxmix.FitResult("transfer", t.domains, row), t.amounts)
         pred_1 = jaxmix.predict(jaxmix.FitResult("transfer", t.domains, one.params), t.amounts)
         np.testing.assert_allclose(pred_b, pred_1, rtol=1e-7)
 
@@ -109,8 +110,9 @@ def test_fit_errors(llama_table):
     with pytest.raises(jaxmix.InputError, match="no such loss column"):
         jaxmix.fit(llama_table, method="reference", target="loss:nope")
     table = synthetic_table()
-    few = table._replace(losses={d: np.where(np.arange(13) < 3, v, np.nan)
-                                 for d, v in table.losses.items()})
+    few = table._replace(
+        losses={d: np.where(np.arange(13) < 3, v, np.nan) for d, v in table.losses.items()}
+    )
     with pytest.raises(jaxmix.InputError, match="only 3 runs") as err:
         jaxmix.fit(few)
     assert err.value.column == "loss:a"
@@ -123,8 +125,11 @@ def test_fit_errors(llama_table):
     with pytest.raises(jaxmix.InputError, match="never varies") as err:
         jaxmix.fit(fixed)
     assert err.value.column == "n:c"
-    odd = table._replace(amounts=table.amounts[:11], runs=table.runs[:11],
-                         losses={d: v[:11] for d, v in table.losses.items()})
+    odd = table._replace(
+        amounts=table.amounts[:11],
+        runs=table.runs[:11],
+        losses={d: v[:11] for d, v in table.losses.items()},
+    )
     with pytest.raises(jaxmix.InputError, match="5 levels of n:c"):
         jaxmix.fit(odd, method="reference")
 

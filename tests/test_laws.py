@@ -21,32 +21,46 @@ def numpy_transfer(nat, amounts):
 
 def test_predict_matches_formula():
     rng = np.random.default_rng(0)
-    nat = {f"d{i}": dict(C=rng.uniform(.5, 2), k=rng.uniform(.01, 1), alpha=rng.uniform(0, 1),
-                         beta=rng.uniform(.02, .6), E=rng.uniform(.5, 2)) for i in range(4)}
+    nat = {
+        f"d{i}": dict(
+            C=rng.uniform(0.5, 2),
+            k=rng.uniform(0.01, 1),
+            alpha=rng.uniform(0, 1),
+            beta=rng.uniform(0.02, 0.6),
+            E=rng.uniform(0.5, 2),
+        )
+        for i in range(4)
+    }
     fit = jaxmix.from_params(nat)
     amounts = rng.uniform(0.1, 10, size=(7, 4))
-    np.testing.assert_allclose(jaxmix.predict(fit, amounts), numpy_transfer(nat, amounts), rtol=1e-12)
+    np.testing.assert_allclose(
+        jaxmix.predict(fit, amounts), numpy_transfer(nat, amounts), rtol=1e-12
+    )
 
 
 def test_weights_form_equals_amounts_form_on_simplex():
-    fit = jaxmix.from_params({d: dict(C=1, k=.3, alpha=.6, beta=.2, E=1) for d in "abc"})
+    fit = jaxmix.from_params({d: dict(C=1, k=0.3, alpha=0.6, beta=0.2, E=1) for d in "abc"})
     w = jnp.array([0.2, 0.3, 0.5])
     law = jaxmix.get_law("transfer")
-    np.testing.assert_allclose(predict_weights(fit.params, w, 7.0),
-                               law.predict_amounts(fit.params, 7.0 * w), rtol=1e-12)
+    np.testing.assert_allclose(
+        predict_weights(fit.params, w, 7.0), law.predict_amounts(fit.params, 7.0 * w), rtol=1e-12
+    )
     rows = jax.tree.map(lambda x: x[1], fit.params)
-    np.testing.assert_allclose(predict_domain(rows, 7.0 * w[None], 1)[0],
-                               law.predict_amounts(fit.params, 7.0 * w)[1], rtol=1e-12)
+    np.testing.assert_allclose(
+        predict_domain(rows, 7.0 * w[None], 1)[0],
+        law.predict_amounts(fit.params, 7.0 * w)[1],
+        rtol=1e-12,
+    )
 
 
 def test_gradients_match_finite_differences():
-    fit = jaxmix.from_params({d: dict(C=1, k=.3, alpha=.6, beta=.2, E=1) for d in "abc"})
+    fit = jaxmix.from_params({d: dict(C=1, k=0.3, alpha=0.6, beta=0.2, E=1) for d in "abc"})
     f = lambda p, w: jnp.sum(predict_weights(p, w, 5.0))  # noqa: E731
     check_grads(f, (fit.params, jnp.array([0.2, 0.3, 0.5])), order=2, modes=("fwd", "rev"))
 
 
 def test_unscale_changes_unit_not_predictions():
-    fit = jaxmix.from_params({d: dict(C=1.3, k=.3, alpha=.6, beta=.2, E=1) for d in "abc"})
+    fit = jaxmix.from_params({d: dict(C=1.3, k=0.3, alpha=0.6, beta=0.2, E=1) for d in "abc"})
     s = 1e6
     raw = fit._replace(params=unscale(fit.params, jnp.log(s)))
     a = np.array([[0.5, 1.0, 2.0]])
@@ -55,12 +69,22 @@ def test_unscale_changes_unit_not_predictions():
 
 def test_convex_in_own_weight():
     rng = np.random.default_rng(1)
-    fit = jaxmix.from_params({f"d{i}": dict(C=rng.uniform(.5, 2), k=rng.uniform(.01, 1),
-                                            alpha=rng.uniform(0, 1), beta=rng.uniform(.02, .6),
-                                            E=1.0) for i in range(3)})
+    fit = jaxmix.from_params(
+        {
+            f"d{i}": dict(
+                C=rng.uniform(0.5, 2),
+                k=rng.uniform(0.01, 1),
+                alpha=rng.uniform(0, 1),
+                beta=rng.uniform(0.02, 0.6),
+                E=1.0,
+            )
+            for i in range(3)
+        }
+    )
     w = jnp.linspace(0.01, 0.99, 50)
-    second = jax.vmap(jax.grad(jax.grad(lambda x: jnp.sum(
-        predict_weights(fit.params, jnp.full(3, x), 10.0)))))(w)
+    second = jax.vmap(
+        jax.grad(jax.grad(lambda x: jnp.sum(predict_weights(fit.params, jnp.full(3, x), 10.0))))
+    )(w)
     assert np.all(np.asarray(second) > 0)
 
 

@@ -15,8 +15,9 @@ def test_published_parameters_give_published_weights(llama):
     for n, ref in llama["exact_weights_from_params"].items():
         mix = jaxmix.optimize(fit, float(n))
         exact = np.array([ref["weights"][d] for d in fit.domains])
-        published = np.array([llama["reference_weights_from_params"][n]["weights"][d]
-                              for d in fit.domains])
+        published = np.array(
+            [llama["reference_weights_from_params"][n]["weights"][d] for d in fit.domains]
+        )
         np.testing.assert_allclose(mix.weights, exact, atol=1e-5)
         np.testing.assert_allclose(mix.weights, published, atol=5e-4)
         assert mix.objective == pytest.approx(ref["objective"], abs=1e-5)
@@ -27,8 +28,15 @@ def test_published_parameters_give_published_weights(llama):
 
 def _solve(fit, budget, lower, upper, capped, seed=0):
     k = len(fit.domains)
-    return jaxmix.solve(fit.params, jnp.asarray(budget), jnp.ones(k), jnp.asarray(lower),
-                        jnp.asarray(upper), jax.random.key(seed), capped=capped)
+    return jaxmix.solve(
+        fit.params,
+        jnp.asarray(budget),
+        jnp.ones(k),
+        jnp.asarray(lower),
+        jnp.asarray(upper),
+        jax.random.key(seed),
+        capped=capped,
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -61,14 +69,20 @@ def test_exact_solver_against_scipy_slsqp(seed):
     fit = jaxmix.from_params(random_law(rng, k))
     budget = 50.0
     upper = np.full(k, 0.5)
-    w, _ = solve_exact(lambda w: predict_weights(fit.params, w, budget), jnp.zeros(k),
-                       jnp.asarray(upper))
+    w, _ = solve_exact(
+        lambda w: predict_weights(fit.params, w, budget), jnp.zeros(k), jnp.asarray(upper)
+    )
     f = jax.jit(lambda w: jnp.sum(predict_weights(fit.params, w, budget)))
     g = jax.jit(jax.grad(lambda w: jnp.sum(predict_weights(fit.params, w, budget))))
-    ref = scipy_minimize(lambda x: float(f(x)), np.full(k, 1 / k), jac=lambda x: np.asarray(g(x)),
-                         method="SLSQP", bounds=[(1e-9, u) for u in upper],
-                         constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1}],
-                         options={"ftol": 1e-15, "maxiter": 1000})
+    ref = scipy_minimize(
+        lambda x: float(f(x)),
+        np.full(k, 1 / k),
+        jac=lambda x: np.asarray(g(x)),
+        method="SLSQP",
+        bounds=[(1e-9, u) for u in upper],
+        constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
     assert ref.success
     assert float(f(w)) <= ref.fun + 1e-12
     np.testing.assert_allclose(w, ref.x, atol=1e-5)
@@ -102,15 +116,18 @@ def test_importance_on_one_domain_favours_it():
     assert mix.certificate["exact_weights"]["a"] == pytest.approx(mix.weights[0], abs=1e-6)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(min_weight={"a": 0.6, "b": 0.6}), "minimum weights sum"),
-    (dict(max_weight={"a": 0.2, "b": 0.2, "c": 0.2}), "maximum weights"),
-    (dict(min_weight={"a": 0.5}, max_weight={"a": 0.4}), "needs weight"),
-    (dict(max_weight={"zzz": 0.4}), "unknown domain 'zzz'"),
-    (dict(importance={"a": -1.0}), "importance"),
-    (dict(available={"a": 1.0, "b": 1.0, "c": 1.0}), "availability"),
-    (dict(fix={"a": 1.5}), "--fix"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(min_weight={"a": 0.6, "b": 0.6}), "minimum weights sum"),
+        (dict(max_weight={"a": 0.2, "b": 0.2, "c": 0.2}), "maximum weights"),
+        (dict(min_weight={"a": 0.5}, max_weight={"a": 0.4}), "needs weight"),
+        (dict(max_weight={"zzz": 0.4}), "unknown domain 'zzz'"),
+        (dict(importance={"a": -1.0}), "importance"),
+        (dict(available={"a": 1.0, "b": 1.0, "c": 1.0}), "availability"),
+        (dict(fix={"a": 1.5}), "--fix"),
+    ],
+)
 def test_infeasible_or_bad_constraints(kwargs, message):
     fit = jaxmix.from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "abc"})
     with pytest.raises(jaxmix.InputError, match=message):
@@ -147,8 +164,14 @@ def test_float32_agrees_with_float64(llama):
     fit = jaxmix.from_params(llama["reference_params"])
     w64 = _solve(fit, 20.0, np.zeros(3), np.ones(3), False).weights
     p32 = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), fit.params)
-    sol = jaxmix.solve(p32, jnp.float32(20.0), jnp.ones(3, jnp.float32), jnp.zeros(3, jnp.float32),
-                       jnp.ones(3, jnp.float32), jax.random.key(0))
+    sol = jaxmix.solve(
+        p32,
+        jnp.float32(20.0),
+        jnp.ones(3, jnp.float32),
+        jnp.zeros(3, jnp.float32),
+        jnp.ones(3, jnp.float32),
+        jax.random.key(0),
+    )
     assert sol.weights.dtype == jnp.float32
     np.testing.assert_allclose(sol.weights, w64, atol=1e-4)
     np.testing.assert_allclose(sol.exact_weights, w64, atol=1e-4)

@@ -39,8 +39,10 @@ def test_missing_losses_are_nan_and_bom_accepted():
 
 
 def test_seed_column_and_json_records():
-    data = [{"n:a": 1, "n:b": 2, "loss:a": 1.5, "seed": 0},
-            {"n:a": 1, "n:b": 2, "loss:a": 1.6, "seed": 1}]
+    data = [
+        {"n:a": 1, "n:b": 2, "loss:a": 1.5, "seed": 0},
+        {"n:a": 1, "n:b": 2, "loss:a": 1.6, "seed": 1},
+    ]
     t = jaxmix._pilots.parse_pilots_json(data)
     assert t.seeds.tolist() == [0, 1] and t.runs == ("run1", "run2")
 

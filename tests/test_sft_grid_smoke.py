@@ -8,16 +8,30 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = ("recommended_regret_pct", "recommended_gap_pct", "oracle_gap_pct", "uniform_gap_pct",
-        "uniform_regret_pct", "reference_gap_pct", "reference_regret_pct", "seed_noise_pct",
-        "law_error_grid_pct", "wall_time_s")
+KEYS = (
+    "recommended_regret_pct",
+    "recommended_gap_pct",
+    "oracle_gap_pct",
+    "uniform_gap_pct",
+    "uniform_regret_pct",
+    "reference_gap_pct",
+    "reference_regret_pct",
+    "seed_noise_pct",
+    "law_error_grid_pct",
+    "wall_time_s",
+)
 
 
 def test_sft_grid_smoke(tmp_path):
     env = dict(os.environ, JAXMIX_SFT_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.sft_grid", "--smoke", "--out",
-                           str(tmp_path / "out")], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sft_grid", "--smoke", "--out", str(tmp_path / "out")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "out" / "sft_grid.json").read_text())
     for key in KEYS:
