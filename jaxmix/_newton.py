@@ -59,7 +59,7 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
 
     def body(c):
         h = c["h"] + c["mu"] * (1.0 + jnp.abs(jnp.diag(c["h"]))) * eye
-        dx = jnp.linalg.solve(h, -c["g"])
+        dx = jnp.linalg.solve(h, -c["g"])  # zero on the first iteration
         x_new = c["x"] + dx
         f_new, g_try, h_try = value_grad_hess(x_new)
         # Lower value; or, where values tie at rounding level, a smaller gradient (the
@@ -75,18 +75,20 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
         mu = jnp.where(accept, jnp.maximum(c["mu"] * 0.2, 1e-12), c["mu"] * 10.0)
         stuck = mu > 1e12  # no step along any damped direction lowers the value
         tiny_step = accept & ~tie & (jnp.abs(c["f"] - f_acc) <= 4 * eps * jnp.abs(f_acc))
-        done = (jnp.linalg.norm(g_acc) <= gtol) | stuck | tiny_step
+        done = (accept & (jnp.linalg.norm(g_acc) <= gtol)) | stuck | tiny_step
         return dict(x=x, f=f_acc, g=g_acc, h=h_acc, mu=mu, step=c["step"] + 1, done=done)
 
-    f0, g0, h0 = value_grad_hess(flat0)
+    # The first iteration takes the zero step from x0 (f = inf accepts it), so the
+    # objective's derivatives are traced once, inside the loop.
+    inf = jnp.asarray(jnp.inf, flat0.dtype)
     c = dict(
         x=flat0,
-        f=f0,
-        g=g0,
-        h=h0,
-        mu=jnp.asarray(1e-3, flat0.dtype),
+        f=inf,
+        g=jnp.zeros_like(flat0),
+        h=jnp.zeros_like(eye),
+        mu=jnp.asarray(5e-3, flat0.dtype),
         step=jnp.asarray(0, jnp.int32),
-        done=~jnp.isfinite(f0) | (jnp.linalg.norm(g0) <= gtol),
+        done=jnp.asarray(False),
     )
     c = jax.lax.while_loop(cond, body, c)
     gnorm = jnp.linalg.norm(c["g"])
