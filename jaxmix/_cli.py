@@ -186,7 +186,8 @@ def _fit(args):
     from jaxmix._pilots import read_pilots
 
     table = read_pilots(args.pilots)
-    return table, fit(table, method=args.method, target=args.target, strategy=args.strategy)
+    return table, fit(table, method=args.method, target=args.target, strategy=args.strategy,
+                      reference_unit=args.reference_unit)
 
 
 def _cmd_fit(args) -> None:

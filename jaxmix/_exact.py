@@ -31,7 +31,7 @@ def solve_exact(fn, lower, upper, iters: int = 64):
     >>> import jax.numpy as jnp
     >>> w, _ = solve_exact(lambda w: (w - jnp.array([0.5, 0.3, 0.1])) ** 2,
     ...                    jnp.zeros(3), jnp.ones(3))
-    >>> w.round(4).tolist()
+    >>> [round(float(x), 4) for x in w]
     [0.5333, 0.3333, 0.1333]
     """
     big = jnp.finfo(lower.dtype).max ** 0.25

@@ -15,6 +15,7 @@ from jaxmix._reference import reference_fit_arrays
 from jaxmix._status import InputError, Status
 
 METHODS = ("joint", "reference")
+_identifiability_jit = jax.jit(identifiability, static_argnums=0)
 
 
 def _dtype():
@@ -210,9 +211,14 @@ def _reference_levels(table: PilotTable, y: np.ndarray, base: np.ndarray):
     return np.asarray(xs), np.asarray(ys), rows_used
 
 
-def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1e-3) -> FitResult:
+def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1e-3,
+                  unit: float = 1.0) -> FitResult:
     """The authors' two-stage fit, each domain on its five perturbation levels of ``target``
-    (``loss:<domain>`` per domain when None, or one aggregate column such as ``loss:total``)."""
+    (``loss:<domain>`` per domain when None, or one aggregate column such as ``loss:total``).
+
+    The procedure depends on the unit of the amounts (see :func:`reference_fit_arrays`); it
+    runs on ``amounts / unit``: keep the authors' millions of tokens with ``unit=1e6`` for a
+    table in tokens. Parameters are returned for the table's own unit."""
     spec = get_law("transfer")
     base = base_amounts(table)
     k = len(table.domains)
@@ -230,8 +236,10 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
     yy = np.stack([lv[1][i] for i, lv in enumerate(levels)])
     n_other = np.array([base.sum() - base[i] for i in range(k)])
     dt = _dtype()
+    if not (np.isfinite(unit) and unit > 0):
+        raise InputError(f"the reference unit must be a positive number, got {unit}")
     out = reference_fit_arrays(
-        jnp.asarray(x, dt), jnp.asarray(yy, dt), jnp.asarray(n_other, dt), delta
+        jnp.asarray(x, dt), jnp.asarray(yy, dt), jnp.asarray(n_other, dt), delta, unit
     )
     result = FitResult(
         law="transfer",
@@ -249,7 +257,7 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
         mask[lv[2][i], i] = True
     # Identifiability on the observations the reference fit used, in normalized units.
     log_s = float(np.mean(np.log(table.amounts)))
-    ident = jax.jit(identifiability, static_argnums=0)(
+    ident = _identifiability_jit(
         spec,
         spec.unscale(out.params, -log_s),
         jnp.asarray(table.amounts / np.exp(log_s), dt),
@@ -275,6 +283,7 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
             )
         },
         "huber_delta": delta,
+        "unit": unit,
     }
     return result._replace(
         residuals=np.where(mask, pred / np.where(mask, y, 1.0) - 1.0, np.nan),
@@ -290,6 +299,7 @@ def fit(
     strategy: str = "screen",
     delta: float = 1e-3,
     prior: float = 0.0,
+    reference_unit: float = 1.0,
 ) -> FitResult:
     """Fit the loss model to a pilot table.
 
@@ -302,6 +312,7 @@ def fit(
       strategy, prior: multi-start scheme and prior weight of the joint fit
         (see :func:`joint_fit_arrays`).
       delta: Huber threshold of either method.
+      reference_unit: amounts are divided by it for the reference procedure only.
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> result = fit(read_pilots(example_pilots("llama32_3b")))
@@ -321,7 +332,7 @@ def fit(
             )
         result = fit_joint(table, strategy=strategy, delta=delta, prior=prior)
     else:
-        result = fit_reference(table, target, delta=delta)
+        result = fit_reference(table, target, delta=delta, unit=reference_unit)
     if note:
         result = result._replace(warnings=(note,) + result.warnings)
     return result

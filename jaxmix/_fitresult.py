@@ -69,7 +69,7 @@ def predict(fit: FitResult, amounts) -> jax.Array:
 
     >>> fit = from_params({"a": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1),
     ...                    "b": dict(C=1, k=0.5, alpha=0.5, beta=0.3, E=1)})
-    >>> predict(fit, [[1.0, 1.0]]).round(4).tolist()
+    >>> [[round(float(v), 4) for v in r] for r in predict(fit, [[1.0, 1.0]])]
     [[1.8855, 1.8855]]
     """
     law = get_law(fit.law)

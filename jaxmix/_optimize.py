@@ -36,6 +36,8 @@ class Solution(NamedTuple):
       restart_status: ``[R]`` int32 status of every restart.
       exact_weights: ``[K]`` the multiplier solution (NaN when the law is not separable).
       exact_objective: ``[]`` objective at ``exact_weights``.
+      predicted, exact_predicted, uniform_predicted: ``[K]`` predicted losses at ``weights``,
+        ``exact_weights`` and the uniform mixture.
     """
 
     weights: jax.Array
@@ -45,6 +47,9 @@ class Solution(NamedTuple):
     restart_status: jax.Array
     exact_weights: jax.Array
     exact_objective: jax.Array
+    predicted: jax.Array
+    exact_predicted: jax.Array
+    uniform_predicted: jax.Array
 
 
 def objective_terms(law, params, budget, importance):
@@ -84,7 +89,7 @@ def solve(
     >>> from jaxmix import from_params
     >>> fit = from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "ab"})
     >>> s = solve(fit.params, 10.0, jnp.ones(2), jnp.zeros(2), jnp.ones(2), jax.random.key(0))
-    >>> s.weights.round(4).tolist()
+    >>> [round(float(w), 4) for w in s.weights]
     [0.5, 0.5]
     """
     law = get_law(law_name)
@@ -121,7 +126,11 @@ def solve(
     else:
         w_exact = jnp.full((k,), jnp.nan, dtype)
         f_exact = jnp.asarray(jnp.nan, dtype)
-    return Solution(w_all[best], res.value[best], w_all, res.value, res.status, w_exact, f_exact)
+    predict = lambda w: law.predict_weights(params, w, budget)  # noqa: E731
+    return Solution(
+        w_all[best], res.value[best], w_all, res.value, res.status, w_exact, f_exact,
+        predict(w_all[best]), predict(w_exact), predict(jnp.full((k,), 1.0 / k, dtype)),
+    )
 
 
 class Mixture(NamedTuple):
@@ -258,7 +267,7 @@ def optimize(
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
     ...                    "b": dict(C=2, k=0.3, alpha=0.5, beta=0.3, E=1)})
     >>> m = optimize(fit, 10.0, max_weight={"b": 0.55})
-    >>> m.weights.round(3).tolist(), m.binding
+    >>> [round(float(w), 3) for w in m.weights], m.binding
     ([0.45, 0.55], ('', 'max'))
     """
     law = get_law(fit.law)
@@ -311,12 +320,9 @@ def optimize(
     status = np.asarray(sol.restart_status)
     if not np.isfinite(float(sol.objective)):
         warnings.append("every restart of the gradient solver ended non-finite")
-    weights = np.clip(weights, lower, upper)
-    weights = weights / weights.sum()
-    predict = jax.jit(law.predict_weights)
-    predicted = np.asarray(predict(params, jnp.asarray(weights, dt), budget), dtype=float)
-    uniform = np.full(len(fit.domains), 1.0 / len(fit.domains))
-    uniform_pred = np.asarray(predict(params, jnp.asarray(uniform, dt), budget), dtype=float)
+    predicted = np.asarray(sol.exact_predicted if weights is not w_grad else sol.predicted,
+                           dtype=float)
+    uniform_pred = np.asarray(sol.uniform_predicted, dtype=float)
     if fit.amount_range is not None:
         top = np.asarray(fit.amount_range)[:, 1]
         for d, amount, t in zip(fit.domains, weights * budget, top):
@@ -342,5 +348,5 @@ def optimize(
         uniform_objective=float(np.sum(imp * uniform_pred)),
         certificate=certificate,
         restart_status=status,
-        warnings=tuple(warnings) + tuple(fit.warnings[:0]),
+        warnings=tuple(warnings),
     )

@@ -126,22 +126,26 @@ def _stage2(x, y, beta, a1, n_other, delta):
 
 
 @functools.partial(jax.jit)
-def reference_fit_arrays(x, y, n_other, delta=1e-3) -> ReferenceFit:
+def reference_fit_arrays(x, y, n_other, delta=1e-3, unit=1.0) -> ReferenceFit:
     """Reference fit of K domains from levels ``x [K, 5]`` (ascending), losses ``y [K, 5]``
     and the fixed other-domain amounts ``n_other [K]``.
 
-    Amounts are normalized by ``n_other`` inside (the fit is unit-free) and the result is
-    returned for the raw amounts.
+    The procedure is *not* unit-free: its stage-1 residual compares ratios of logs of loss
+    differences, which cancel C only when C = 1 in the unit used. It runs on ``x / unit``
+    (the authors used millions of tokens) and returns parameters for the raw amounts.
 
     >>> import jax.numpy as jnp
     >>> x = jnp.array([[1/3, 1/2, 1, 2, 3]]) * 0.66
-    >>> y = 1.1 + 1.2 * (x + 0.07) ** -0.05
-    >>> float(reference_fit_arrays(x, y, jnp.array([1.32])).stage1_beta[0].round(3))
+    >>> y = 1.1 + (x + 0.07) ** -0.05
+    >>> round(float(reference_fit_arrays(x, y, jnp.array([1.32])).stage1_beta[0]), 3)
     0.05
+    >>> y = 1.1 + 1.2 * (x + 0.07) ** -0.05  # C = 1.2: the ratio of logs is biased
+    >>> round(float(reference_fit_arrays(x, y, jnp.array([1.32])).stage1_beta[0]), 3)
+    0.06
     """
 
     def one(x, y, n_other):
-        s = n_other
+        s = unit
         xs, n1 = x / s, n_other / s
         beta, a1, obj1, st1, dropped = _stage1(xs, y, n1, delta)
         params, obj2, st2 = _stage2(xs, y, beta, a1, n1, delta)

@@ -55,7 +55,7 @@ def predict_amounts(params: TransferParams, amounts: jax.Array) -> jax.Array:
 
     >>> p = from_natural(dict(C=[1.0, 1.0], k=[0.5, 0.5], alpha=[0.5, 0.5],
     ...                       beta=[0.3, 0.3], E=[1.0, 1.0]))
-    >>> predict_amounts(p, jnp.array([1.0, 1.0])).round(4).tolist()
+    >>> [round(float(v), 4) for v in predict_amounts(p, jnp.array([1.0, 1.0]))]
     [1.8855, 1.8855]
     """
     return _loss(params, amounts, jnp.sum(amounts) - amounts)
