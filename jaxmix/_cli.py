@@ -75,6 +75,13 @@ def _add_fit_options(p) -> None:
         default="screen",
         help="multi-start scheme of the joint fit (default screen)",
     )
+    p.add_argument(
+        "--reference-unit",
+        type=float,
+        default=1.0,
+        help="divide amounts by this for --method reference, which is not unit-free "
+        "(the authors used millions of tokens: 1e6 for a table in tokens)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +138,10 @@ def _setup_jax(float32: bool) -> None:
     jax.config.update("jax_compilation_cache_dir", str(cache))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    from jaxmix import _aot
+
+    _aot.enable(cache / "export")
+    (cache / "export").mkdir(exist_ok=True)
 
 
 def _say(args, text: str) -> None:
@@ -186,8 +197,13 @@ def _fit(args):
     from jaxmix._pilots import read_pilots
 
     table = read_pilots(args.pilots)
-    return table, fit(table, method=args.method, target=args.target, strategy=args.strategy,
-                      reference_unit=args.reference_unit)
+    return table, fit(
+        table,
+        method=args.method,
+        target=args.target,
+        strategy=args.strategy,
+        reference_unit=args.reference_unit,
+    )
 
 
 def _cmd_fit(args) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix import _aot
 from jaxmix._fitresult import FitResult, predict
-from jaxmix._identify import describe, identifiability
+from jaxmix._identify import describe, identifiability_by_name
 from jaxmix._joint import STRATEGIES, joint_fit_arrays
 from jaxmix._laws import get_law
 from jaxmix._pilots import PilotTable
@@ -15,7 +15,6 @@ from jaxmix._reference import reference_fit_arrays
 from jaxmix._status import InputError, Status
 
 METHODS = ("joint", "reference")
-_identifiability_jit = jax.jit(identifiability, static_argnums=0)
 
 
 def _dtype():
@@ -144,12 +143,14 @@ def fit_joint(
         _check_losses(table, y[:, i], f"loss:{d}", len(spec.param_names))
     mask = np.isfinite(y)
     dt = _dtype()
-    out = joint_fit_arrays(
+    out = _aot.call(
+        joint_fit_arrays,
+        "joint_fit",
         jnp.asarray(table.amounts, dt),
         jnp.asarray(np.where(mask, y, 1.0), dt),
         jnp.asarray(mask),
-        delta,
-        prior,
+        jnp.asarray(delta, dt),
+        jnp.asarray(prior, dt),
         law_name=law,
         strategy=strategy,
         polish=polish,
@@ -211,8 +212,9 @@ def _reference_levels(table: PilotTable, y: np.ndarray, base: np.ndarray):
     return np.asarray(xs), np.asarray(ys), rows_used
 
 
-def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1e-3,
-                  unit: float = 1.0) -> FitResult:
+def fit_reference(
+    table: PilotTable, target: str | None = None, delta: float = 1e-3, unit: float = 1.0
+) -> FitResult:
     """The authors' two-stage fit, each domain on its five perturbation levels of ``target``
     (``loss:<domain>`` per domain when None, or one aggregate column such as ``loss:total``).
 
@@ -238,8 +240,10 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
     dt = _dtype()
     if not (np.isfinite(unit) and unit > 0):
         raise InputError(f"the reference unit must be a positive number, got {unit}")
-    out = reference_fit_arrays(
-        jnp.asarray(x, dt), jnp.asarray(yy, dt), jnp.asarray(n_other, dt), delta, unit
+    out = _aot.call(
+        reference_fit_arrays,
+        "reference_fit",
+        *(jnp.asarray(v, dt) for v in (x, yy, n_other, delta, unit)),
     )
     result = FitResult(
         law="transfer",
@@ -256,13 +260,15 @@ def fit_reference(table: PilotTable, target: str | None = None, delta: float = 1
     for i, lv in enumerate(levels):
         mask[lv[2][i], i] = True
     # Identifiability on the observations the reference fit used, in normalized units.
-    log_s = float(np.mean(np.log(table.amounts)))
-    ident = _identifiability_jit(
-        spec,
-        spec.unscale(out.params, -log_s),
-        jnp.asarray(table.amounts / np.exp(log_s), dt),
+    ident = _aot.call(
+        identifiability_by_name,
+        "identifiability",
+        out.params,
+        jnp.asarray(table.amounts, dt),
         jnp.asarray(np.where(mask, y, 1.0), dt),
         jnp.asarray(mask),
+        jnp.asarray(np.mean(np.log(table.amounts)), dt),
+        law_name=spec.name,
     )
     report, ident_warn = describe(ident, type(out.params)._fields, table.domains)
     dropped = np.asarray(out.dropped_terms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -44,10 +45,20 @@ class FitResult(NamedTuple):
 
     def natural(self) -> dict:
         """``{domain: {param: float}}`` in the law's natural parameters."""
-        values = get_law(self.law).to_natural(self.params)
+        values = jax.device_get(_natural(self.params, law_name=self.law))
         return {
             d: {name: float(values[name][i]) for name in values} for i, d in enumerate(self.domains)
         }
+
+
+@functools.partial(jax.jit, static_argnames="law_name")
+def _natural(params, *, law_name: str) -> dict:
+    return get_law(law_name).to_natural(params)
+
+
+@functools.partial(jax.jit, static_argnames="law_name")
+def _predict(params, amounts, *, law_name: str):
+    return jax.vmap(get_law(law_name).predict_amounts, in_axes=(None, 0))(params, amounts)
 
 
 def from_params(params: dict, law: str = "transfer", domains=None) -> FitResult:
@@ -72,9 +83,7 @@ def predict(fit: FitResult, amounts) -> jax.Array:
     >>> [[round(float(v), 4) for v in r] for r in predict(fit, [[1.0, 1.0]])]
     [[1.8855, 1.8855]]
     """
-    law = get_law(fit.law)
-    amounts = jnp.asarray(amounts, dtype=jnp.result_type(float))
+    amounts = np.asarray(amounts, dtype=jnp.result_type(float))
     params = jax.tree.map(lambda x: jnp.asarray(x, amounts.dtype), fit.params)
     flat = amounts.reshape(-1, amounts.shape[-1])
-    out = jax.vmap(law.predict_amounts, in_axes=(None, 0))(params, flat)
-    return out.reshape(amounts.shape)
+    return _predict(params, flat, law_name=fit.law).reshape(amounts.shape)

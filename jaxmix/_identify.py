@@ -8,6 +8,7 @@ k-alpha curve); one whose standard error ``sigma / s`` is large is ``weak``.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -65,6 +66,19 @@ def identifiability(law, params, amounts, losses, mask) -> Identifiability:
 
     s, vt, sigma, se = jax.vmap(one)(jnp.arange(k))
     return Identifiability(s, vt, sigma, se)
+
+
+@functools.partial(jax.jit, static_argnames="law_name")
+def identifiability_by_name(
+    params, amounts, losses, mask, log_scale, *, law_name: str
+) -> Identifiability:
+    """Jitted :func:`identifiability` of a registered law at raw-unit ``params``, evaluated on
+    ``amounts / exp(log_scale)`` (normalized amounts condition the Jacobian)."""
+    from jaxmix._laws import get_law
+
+    law = get_law(law_name)
+    scaled = law.unscale(params, -log_scale)
+    return identifiability(law, scaled, amounts / jnp.exp(log_scale), losses, mask)
 
 
 def describe(ident: Identifiability, names: tuple, domains: tuple) -> tuple[dict, list]:

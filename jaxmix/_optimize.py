@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxmix import _aot
 from jaxmix._exact import solve_exact
 from jaxmix._fitresult import FitResult
 from jaxmix._laws import get_law
@@ -81,7 +82,8 @@ def solve(
       budget: ``[]`` total amount N (the pilots' unit).
       importance: ``[K]`` non-negative weight of each domain's loss.
       lower, upper: ``[K]`` bounds, ``sum(lower) <= 1 <= sum(upper)``.
-      key: PRNG key for the random restarts (restart 0 starts from uniform logits).
+      key: PRNG key (typed or raw ``uint32[2]``) of the random restarts; restart 0
+        starts from uniform logits.
       law_name, capped, restarts, screen_steps, max_steps: static; ``capped`` must be True
         when an upper bound is below ``lower + (1 - sum(lower))``.
 
@@ -128,8 +130,16 @@ def solve(
         f_exact = jnp.asarray(jnp.nan, dtype)
     predict = lambda w: law.predict_weights(params, w, budget)  # noqa: E731
     return Solution(
-        w_all[best], res.value[best], w_all, res.value, res.status, w_exact, f_exact,
-        predict(w_all[best]), predict(w_exact), predict(jnp.full((k,), 1.0 / k, dtype)),
+        w_all[best],
+        res.value[best],
+        w_all,
+        res.value,
+        res.status,
+        w_exact,
+        f_exact,
+        predict(w_all[best]),
+        predict(w_exact),
+        predict(jnp.full((k,), 1.0 / k, dtype)),
     )
 
 
@@ -286,13 +296,15 @@ def optimize(
     capped = bool(np.any(upper < lower + (1.0 - lower.sum()) - 1e-12))
     dt = jnp.result_type(float)
     params = jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params)
-    sol = solve(
+    sol = _aot.call(
+        solve,
+        "solve",
         params,
         jnp.asarray(budget, dt),
         jnp.asarray(imp, dt),
         jnp.asarray(lower, dt),
         jnp.asarray(upper, dt),
-        jax.random.key(seed),
+        jax.random.PRNGKey(seed),
         law_name=fit.law,
         capped=capped,
         restarts=restarts,
@@ -320,8 +332,9 @@ def optimize(
     status = np.asarray(sol.restart_status)
     if not np.isfinite(float(sol.objective)):
         warnings.append("every restart of the gradient solver ended non-finite")
-    predicted = np.asarray(sol.exact_predicted if weights is not w_grad else sol.predicted,
-                           dtype=float)
+    predicted = np.asarray(
+        sol.exact_predicted if weights is not w_grad else sol.predicted, dtype=float
+    )
     uniform_pred = np.asarray(sol.uniform_predicted, dtype=float)
     if fit.amount_range is not None:
         top = np.asarray(fit.amount_range)[:, 1]

@@ -239,17 +239,21 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "f.json").exists()
 
 
-def test_float32_cli_agrees_with_float64(tmp_path, pilots):
-    env = dict(os.environ, JAXMIX_NO_CACHE="1")
-    weights = {}
-    for flag in ("", "--float32"):
-        out = tmp_path / f"m{flag}.json"
-        cmd = (
-            [sys.executable, "-m", "jaxmix"]
-            + ([flag] if flag else [])
-            + ["-q", "run", str(pilots), "--budget", "30", "-o", str(out)]
-        )
+def test_float32_cli_agrees_with_float64_and_export_cache_is_exact(tmp_path, pilots):
+    """Two float64 runs share a cache (the second skips tracing via jax.export and the
+    persistent compilation cache) and must write identical bytes; float32 agrees to 1e-4."""
+    env = dict(os.environ, JAXMIX_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("JAXMIX_NO_CACHE", None)
+    outputs = {}
+    for name, flags in (("first", []), ("cached", []), ("f32", ["--float32"])):
+        out = tmp_path / f"{name}.json"
+        cmd = [sys.executable, "-m", "jaxmix", *flags, "-q", "run", str(pilots),
+               "--budget", "30", "-o", str(out)]
         subprocess.run(cmd, check=True, env=env)
-        weights[flag] = json.loads(out.read_text())["weights"]
-    for d in weights[""]:
-        assert weights["--float32"][d] == pytest.approx(weights[""][d], abs=1e-4)
+        outputs[name] = out.read_bytes()
+    assert list((tmp_path / "cache" / "export").glob("*.jaxexport"))
+    assert outputs["first"] == outputs["cached"]
+    w64 = json.loads(outputs["first"])["weights"]
+    w32 = json.loads(outputs["f32"])["weights"]
+    for d in w64:
+        assert w32[d] == pytest.approx(w64[d], abs=1e-4)
