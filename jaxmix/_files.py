@@ -122,10 +122,10 @@ def fit_from_dict(data, path=None) -> FitResult:
 def read_fit(path) -> FitResult:
     """Read and validate a fit file.
 
-    >>> import json, tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "fit.json")
+    >>> import json, pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "fit.json"
     >>> row = dict(C=1, k=0.2, alpha=0.5, beta=0.05, E=1)
-    >>> _ = open(p, "w").write(json.dumps({"law": "transfer", "params": {"a": row, "b": row}}))
+    >>> _ = p.write_text(json.dumps({"law": "transfer", "params": {"a": row, "b": row}}))
     >>> read_fit(p).domains
     ('a', 'b')
     """
@@ -174,3 +174,21 @@ def write_mixture(m: Mixture, path, extra: dict | None = None) -> None:
     data = mixture_to_dict(m)
     data.update(_clean(extra or {}))
     write_atomic(path, json.dumps(data, indent=1) + "\n")
+
+
+def sweep_to_dict(domains, header: dict, res) -> str:
+    """JSON text of a batched study: one record per problem."""
+    per = lambda row: dict(zip(domains, np.asarray(row).tolist()))  # noqa: E731
+    rows = [
+        {
+            "weights": per(res.weights[i]),
+            "predicted_loss": per(res.predicted[i]),
+            "objective": float(res.objective[i]),
+            "gap": float(res.gap[i]),
+        }
+        for i in range(len(res.objective))
+    ]
+    data = _clean(
+        {**header, "domains": list(domains), "results": rows, "jaxmix_version": __version__}
+    )
+    return json.dumps(data, indent=1) + "\n"
