@@ -121,6 +121,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_constraints(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
     p.add_argument("--fit-output", help="fit JSON to write")
+    g = p.add_argument_group("uncertainty (joint fit only)")
+    g.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="resample the pilot runs B times, refit and re-optimize",
+    )
+    g.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    g.add_argument(
+        "--baseline",
+        action="append",
+        type=_pairs("--baseline"),
+        metavar="D=W",
+        help="compare with this mixture instead of uniform (repeat per domain)",
+    )
+
+    p = sub.add_parser("sweep", help="optimal mixtures for a list of budgets, one batched call")
+    p.add_argument("fit", help="fit JSON")
+    p.add_argument("--budgets", required=True, help="comma-separated budgets, e.g. 5e6,2e7,2e8")
+    _add_constraints(p)
+    p.add_argument("-o", "--output", required=True, help="sweep JSON to write")
+
+    p = sub.add_parser("pareto", help="trade-off front between two domains' losses")
+    p.add_argument("fit", help="fit JSON")
+    p.add_argument("--budget", type=float, required=True, help="total amount N")
+    p.add_argument("--between", required=True, help="two domains, e.g. math,code")
+    p.add_argument("--points", type=int, default=11, help="points on the front (default 11)")
+    _add_constraints(p)
+    p.add_argument("-o", "--output", required=True, help="front JSON to write")
     return parser
 
 
@@ -234,7 +264,8 @@ def _cmd_run(args) -> None:
     from jaxmix._examples import example_pilots
     from jaxmix._files import write_fit, write_mixture
     from jaxmix._optimize import optimize
-    from jaxmix._text import format_fit, format_mixture
+    from jaxmix._status import InputError
+    from jaxmix._text import format_fit, format_intervals, format_mixture
 
     _check_output(args.output)
     _check_output(args.fit_output)
@@ -246,20 +277,109 @@ def _cmd_run(args) -> None:
     if budget is None:
         budget = 5.0 * float(table.amounts.sum(axis=1).max())
         _say(args, f"budget: {budget:g} (5x the largest pilot run; set it with --budget)")
-    mix = optimize(result, budget, **_optimize_kwargs(args))
+    extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
+    if args.bootstrap:
+        from jaxmix._study import bootstrap
+
+        if result.method != "joint":
+            raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+        study, mix, _ = bootstrap(
+            table,
+            budget,
+            args.bootstrap,
+            level=args.level,
+            baseline=_collect(args.baseline),
+            progress=_progress(args),
+            **_optimize_kwargs(args),
+        )
+        extra.update(study)
+    else:
+        mix = optimize(result, budget, **_optimize_kwargs(args))
     if args.fit_output:
         write_fit(result, args.fit_output)
     if args.output:
-        write_mixture(
-            mix,
-            args.output,
-            {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}},
-        )
+        write_mixture(mix, args.output, extra)
     _warn(args, result.warnings + mix.warnings)
     _say(args, format_fit(result) + "\n\n" + format_mixture(mix))
+    if args.bootstrap:
+        _say(args, format_intervals(extra, mix.domains))
 
 
-COMMANDS = {"plan": _cmd_plan, "fit": _cmd_fit, "optimize": _cmd_optimize, "run": _cmd_run}
+def _progress(args):
+    if args.quiet:
+        return None
+
+    def report(stage, done, total):
+        print(f"jaxmix: bootstrap {stage} {done}/{total}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _budget_list(text: str) -> list:
+    from jaxmix._status import InputError
+
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--budgets: {text!r} is not a comma-separated list of numbers") from None
+
+
+def _cmd_sweep(args) -> None:
+    from jaxmix._atomic import write_atomic
+    from jaxmix._files import read_fit, sweep_to_dict
+    from jaxmix._study import sweep_budgets
+    from jaxmix._text import format_sweep
+
+    _check_output(args.output)
+    result = read_fit(args.fit)
+    budgets = _budget_list(args.budgets)
+    kw = _optimize_kwargs(args)
+    res = sweep_budgets(result, budgets, **kw)
+    write_atomic(args.output, sweep_to_dict(result.domains, {"budget": budgets}, res))
+    _say(args, format_sweep(result.domains, "budget", budgets, res))
+
+
+def _cmd_pareto(args) -> None:
+    from jaxmix._atomic import write_atomic
+    from jaxmix._files import read_fit, sweep_to_dict
+    from jaxmix._study import pareto
+    from jaxmix._text import format_sweep
+
+    _check_output(args.output)
+    result = read_fit(args.fit)
+    pair = tuple(x.strip() for x in args.between.split(","))
+    if len(pair) != 2:
+        from jaxmix._status import InputError
+
+        raise InputError(f"--between expects two domains a,b, got {args.between!r}")
+    kw = _optimize_kwargs(args)
+    kw.pop("importance")
+    t, res = pareto(
+        result,
+        args.budget,
+        pair,
+        args.points,
+        restarts=kw.pop("restarts"),
+        seed=kw.pop("seed"),
+        **kw,
+    )
+    write_atomic(
+        args.output,
+        sweep_to_dict(
+            result.domains, {"t": t.tolist(), "between": pair, "budget": args.budget}, res
+        ),
+    )
+    _say(args, format_sweep(result.domains, f"t ({pair[0]} importance 2t)", t.tolist(), res))
+
+
+COMMANDS = {
+    "plan": _cmd_plan,
+    "fit": _cmd_fit,
+    "optimize": _cmd_optimize,
+    "run": _cmd_run,
+    "sweep": _cmd_sweep,
+    "pareto": _cmd_pareto,
+}
 
 
 def main(argv=None) -> int:

@@ -42,16 +42,16 @@ class JointFit(NamedTuple):
     identifiability: Identifiability
 
 
-def domain_objective(law, amounts, losses, mask, delta, prior, i):
+def domain_objective(law, amounts, losses, weights, delta, prior, i):
     """``row -> []``: summed Huber loss of domain ``i``'s log residuals plus the law's prior.
 
     The prior is weighted by ``prior * delta**2``: on the scale of a residual of size delta,
     so it decides only along directions the pilots leave flat.
     """
-    fn = domain_residuals(law, amounts, losses, mask, i)
+    fn = domain_residuals(law, amounts, losses, weights > 0, i)
 
     def objective(row):
-        fit = jnp.sum(optax.losses.huber_loss(fn(row), delta=delta))
+        fit = jnp.sum(weights[:, i] * optax.losses.huber_loss(fn(row), delta=delta))
         return fit + prior * delta**2 * law.penalty(row)
 
     return objective
@@ -73,6 +73,9 @@ def joint_fit_arrays(
 ) -> JointFit:
     """Fit a law to ``losses [R, K]`` observed (``mask [R, K]``) at ``amounts [R, K]``.
 
+    ``mask`` is boolean, or non-negative observation weights (bootstrap counts): each
+    run's Huber term is multiplied by its weight.
+
     Amounts are normalized internally by their geometric mean, so tokens or millions of
     tokens give the same fit. ``strategy`` picks the multi-start scheme: ``"screen"`` scores
     the law's starting grid and polishes the best ``polish`` per domain (vmapped);
@@ -89,13 +92,15 @@ def joint_fit_arrays(
     [0, 0, 0]
     """
     law = get_law(law_name)
+    weights = jnp.asarray(mask, amounts.dtype)
+    mask = weights > 0
     log_s = jnp.mean(jnp.log(amounts))
     scaled = amounts / jnp.exp(log_s)
     k = amounts.shape[1]
-    grid = law.init_grid(scaled, losses, mask)  # leaves [G, K]
+    grid = law.init_grid(scaled, losses, weights)  # leaves [G, K]
 
     def objective(i):
-        return domain_objective(law, scaled, losses, mask, delta, prior, i)
+        return domain_objective(law, scaled, losses, weights, delta, prior, i)
 
     def score(params):  # [K] objective of every domain at a full parameter set
         return jax.vmap(lambda i: objective(i)(jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))

@@ -34,8 +34,8 @@ class Law(NamedTuple):
       from_natural: ``{name: [K]} -> params``; values must satisfy the law's constraints.
       unscale: ``(params, log_s) -> params``: turn parameters fitted on amounts divided by
         ``s`` into parameters for the raw amounts.
-      init_grid: ``(amounts [R, K], losses [R, K], mask [R, K]) -> params [G, K]``: starting
-        points for a fit on amounts of order one.
+      init_grid: ``(amounts [R, K], losses [R, K], weights [R, K]) -> params [G, K]``:
+        starting points for a fit on amounts of order one (weights: 0 where unobserved).
       check_natural: ``{name: float} -> str | None``: why one domain's natural values are
         invalid, or None.
     """

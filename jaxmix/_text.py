@@ -61,3 +61,36 @@ def format_mixture(m: Mixture) -> str:
             f"max weight difference {c['max_weight_diff']:.2e}"
         )
     return "\n".join(lines)
+
+
+def format_sweep(domains, label: str, values, res) -> str:
+    """One row per problem: the swept value, weights, predicted losses and objective."""
+    header = [label] + [f"w:{d}" for d in domains] + [f"L:{d}" for d in domains] + ["objective"]
+    rows = []
+    for i, v in enumerate(values):
+        rows.append(
+            [f"{v:g}"]
+            + [f"{w:.4f}" for w in res.weights[i]]
+            + [f"{x:.5f}" for x in res.predicted[i]]
+            + [f"{res.objective[i]:.5f}"]
+        )
+    return table(header, rows)
+
+
+def format_intervals(study: dict, domains) -> str:
+    """The bootstrap's weight and loss intervals as a table."""
+    level = study["bootstrap"]["level"]
+    rows = [
+        [
+            d,
+            "{:.4f} .. {:.4f}".format(*study["weights_interval"][d]),
+            "{:.5f} .. {:.5f}".format(*study["predicted_loss_interval"][d]),
+        ]
+        for d in domains
+    ]
+    key = "p_beats_uniform" if "p_beats_uniform" in study else "p_beats_baseline"
+    return (
+        f"bootstrap ({study['bootstrap']['resamples']} resamples, {level:.0%} intervals)\n"
+        + table(["domain", "weight", "predicted loss"], rows)
+        + f"\n{key}: {study[key]:.3f}"
+    )

@@ -140,7 +140,8 @@ def init_grid(amounts, losses, mask) -> TransferParams:
     grid = np.array(list(itertools.product(_GRID_K, _GRID_ALPHA, _GRID_BETA)))
     dtype = jnp.result_type(amounts)
     k, alpha, beta = (jnp.asarray(grid[:, j], dtype) for j in range(3))  # [G]
-    w = mask.astype(dtype)  # [R, K]
+    w = jnp.asarray(mask, dtype)  # [R, K] observation weights (bool mask or counts)
+    mask = w > 0
     y = jnp.where(mask, losses, 0.0)
     other = jnp.sum(amounts, axis=1, keepdims=True) - amounts  # [R, K]
     d = (

@@ -247,8 +247,19 @@ def test_float32_cli_agrees_with_float64_and_export_cache_is_exact(tmp_path, pil
     outputs = {}
     for name, flags in (("first", []), ("cached", []), ("f32", ["--float32"])):
         out = tmp_path / f"{name}.json"
-        cmd = [sys.executable, "-m", "jaxmix", *flags, "-q", "run", str(pilots),
-               "--budget", "30", "-o", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jaxmix",
+            *flags,
+            "-q",
+            "run",
+            str(pilots),
+            "--budget",
+            "30",
+            "-o",
+            str(out),
+        ]
         subprocess.run(cmd, check=True, env=env)
         outputs[name] = out.read_bytes()
     assert list((tmp_path / "cache" / "export").glob("*.jaxexport"))

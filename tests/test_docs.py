@@ -8,8 +8,11 @@ import pytest
 
 import jaxmix
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(jaxmix.__path__, "jaxmix.")
-                 if m.name not in ("jaxmix.__main__",))
+MODULES = sorted(
+    m.name
+    for m in pkgutil.iter_modules(jaxmix.__path__, "jaxmix.")
+    if m.name not in ("jaxmix.__main__",)
+)
 
 
 @pytest.mark.parametrize("name", ["jaxmix"] + MODULES)

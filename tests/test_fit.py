@@ -31,8 +31,11 @@ def test_reference_unit_keeps_the_authors_millions(llama, llama_table):
     for d, beta in llama["reference_stage1_beta"].items():
         assert abs(fit.diagnostics["stage1"][d]["beta"] - beta) <= 1e-3
     millions = jaxmix.fit(llama_table)
-    np.testing.assert_allclose(jaxmix.predict(fit, tokens.amounts),
-                               jaxmix.predict(millions, llama_table.amounts), rtol=1e-9)
+    np.testing.assert_allclose(
+        jaxmix.predict(fit, tokens.amounts),
+        jaxmix.predict(millions, llama_table.amounts),
+        rtol=1e-9,
+    )
 
 
 def test_reference_design_leaves_k_alpha_unidentified(llama_table):
@@ -156,8 +159,9 @@ def test_nonmonotone_pilots_warn_not_fail(llama_table):
 @pytest.mark.parametrize("amount_scale,loss_scale", [(1e-6, 1e-3), (1e9, 1e4)])
 def test_tiny_and_huge_values_give_finite_results(amount_scale, loss_scale):
     t = synthetic_table(noise=1e-3, seed=6)
-    scaled = t._replace(amounts=t.amounts * amount_scale,
-                        losses={d: v * loss_scale for d, v in t.losses.items()})
+    scaled = t._replace(
+        amounts=t.amounts * amount_scale, losses={d: v * loss_scale for d, v in t.losses.items()}
+    )
     fit = jaxmix.fit(scaled)
     pred = np.asarray(jaxmix.predict(fit, scaled.amounts))
     assert np.all(np.isfinite(pred))
