@@ -11,8 +11,8 @@ from . import jaxmix_api
 from .datasets import DOMAINS, build_pools
 from .pretrain import load_or_pretrain
 from .protocol import grid_weights, integer_amounts
-from .report import (gap_pct, law_error_pct, markdown, regret_pct, seed_noise_avg_pct,
-                     seed_noise_pct)
+from .report import (gap_pct, law_diagnostics, law_error_pct, markdown, regret_pct,
+                     seed_noise_avg_pct, seed_noise_pct)
 from .runs import train_runs
 
 
@@ -29,11 +29,12 @@ def _amounts(row) -> list[int]:
     return [int(round(float(row[f"n:{d}"]))) for d in DOMAINS]
 
 
-def run_benchmark(cfg, out: Path, log=print) -> dict:
-    """Run everything; write sft_grid.json / sft_grid.md / pilots into `out`. Returns the results."""
+def run_benchmark(cfg, out: Path, work: Path, log=print) -> dict:
+    """Run everything; write sft_grid.json / sft_grid.md into `out`.
+
+    work: folder for the jaxmix files (plan, sft_pilots.csv, fits, mixtures). Returns the results.
+    """
     t_start = time.time()
-    work = out / "sft_grid_work"
-    work.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
 
     base, pre_info = load_or_pretrain(cfg, log=log)
@@ -53,7 +54,7 @@ def run_benchmark(cfg, out: Path, log=print) -> dict:
     t = time.time()
     log(f"pilots: {len(rows)} runs")
     pilot_loss, _ = train_runs(base, [(a, 0) for a in pilot_amounts], pools, cfg, log=log)
-    pilots_csv = out / "sft_pilots.csv"
+    pilots_csv = work / "sft_pilots.csv"
     write_pilots(rows, pilot_loss, pilots_csv)
     timings["pilots_s"] = time.time() - t
 
@@ -82,7 +83,7 @@ def run_benchmark(cfg, out: Path, log=print) -> dict:
     timings["target_runs_s"] = time.time() - t
 
     res = score(cfg, grid_w, named, amounts, runs, fits, mixes, pilot_amounts, pilot_loss)
-    res.update(pools=pools.stats, pretrain=pre_info, timings=timings,
+    res.update(pools=pools.stats, pretrain=pre_info, timings=timings, jaxmix=jaxmix_api.version(),
                wall_time_s=time.time() - t_start)
     (out / "sft_grid.json").write_text(json.dumps(res, indent=1))
     (out / "sft_grid.md").write_text(markdown(res))
@@ -128,6 +129,7 @@ def score(cfg, grid_w, named, amounts, runs, fits, mixes, pilot_amounts, pilot_l
         reference_law_error_grid_pct=law_error_pct(pred["reference"][:G], grid),
         law_error_pilots_pct=law_error_pct(jaxmix_api.predict(fits["joint"], DOMAINS, pilot_amounts),
                                            pilot_loss),
+        law_on_grid={m: law_diagnostics(pred[m][:G], grid, grid_w, DOMAINS) for m in fits},
     )
     res["target_met"] = bool(
         res["recommended_regret_pct"] <= max(0.25, res["seed_noise_pct"])

@@ -35,6 +35,23 @@ def law_error_pct(pred: np.ndarray, obs: np.ndarray) -> float:
     return float(np.mean(np.abs(pred - obs) / obs) * 100)
 
 
+def rank_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two [M] vectors (no ties expected)."""
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def law_diagnostics(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, domains) -> dict:
+    """How a law predicts the grid. pred, obs: [G, K]; weights: [G, K]."""
+    rel = (pred - obs) / obs
+    best = int(np.argmin(pred.mean(1)))
+    return {"bias_pct_by_domain": dict(zip(domains, (rel.mean(0) * 100).tolist())),
+            "abs_error_pct_by_domain": dict(zip(domains, (np.abs(rel).mean(0) * 100).tolist())),
+            "rank_corr_of_mean_loss": rank_corr(pred.mean(1), obs.mean(1)),
+            "predicted_best_grid_weights": weights[best].tolist(),
+            "predicted_best_grid_regret_pct": regret_pct(obs[best], obs)}
+
+
 def _fmt_w(w) -> str:
     return "/".join(f"{x:.3f}" for x in w)
 
