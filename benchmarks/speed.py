@@ -27,11 +27,18 @@ from jaxmix._joint import joint_fit_arrays  # noqa: E402
 def synthetic(k: int, seed: int = 0, noise: float = 2e-3) -> jaxmix.PilotTable:
     """1+4K pilot table with per-domain losses from a random transfer law."""
     rng = np.random.default_rng(seed)
-    true = {f"d{i}": dict(C=rng.uniform(0.5, 2), k=rng.uniform(0.02, 0.5),
-                          alpha=rng.uniform(0.2, 0.8), beta=rng.uniform(0.05, 0.5),
-                          E=rng.uniform(0.8, 1.6)) for i in range(k)}
+    true = {
+        f"d{i}": dict(
+            C=rng.uniform(0.5, 2),
+            k=rng.uniform(0.02, 0.5),
+            alpha=rng.uniform(0.2, 0.8),
+            beta=rng.uniform(0.05, 0.5),
+            E=rng.uniform(0.8, 1.6),
+        )
+        for i in range(k)
+    }
     table = jaxmix.plan(list(true), 1.0)
-    y = np.asarray(jaxmix.predict(jaxmix.from_params(true), table.amounts))
+    y = np.array(jaxmix.predict(jaxmix.from_params(true), table.amounts))
     y *= 1 + noise * rng.standard_normal(y.shape)
     return table._replace(losses={d: y[:, i] for i, d in enumerate(true)})
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.flatten_util import ravel_pytree
 
 from jaxmix._identify import Identifiability, domain_residuals, identifiability
 from jaxmix._laws import get_law
@@ -55,6 +56,26 @@ def domain_objective(law, amounts, losses, weights, delta, prior, i):
         return fit + prior * delta**2 * law.penalty(row)
 
     return objective
+
+
+def domain_curvature(law, amounts, losses, weights, delta, prior, i):
+    """``row -> [P, P]``: majorizing Gauss-Newton curvature of :func:`domain_objective`.
+
+    The Huber loss is bounded above by the quadratic with weight ``min(1, delta / |r|)``
+    at each residual (the IRLS weight), so ``J^T diag(w) J`` is a curvature whose damped
+    Newton steps keep descending where the exact Hessian of the linear part is zero.
+    """
+    fn = domain_residuals(law, amounts, losses, weights > 0, i)
+
+    def curvature(row):
+        flat, unravel = ravel_pytree(row)
+        r = fn(row)
+        jac = jax.jacfwd(lambda v: fn(unravel(v)))(flat)  # [R, P]
+        irls = weights[:, i] * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
+        prior_h = jax.hessian(lambda v: law.penalty(unravel(v)))(flat)
+        return jac.T @ (irls[:, None] * jac) + prior * delta**2 * prior_h
+
+    return curvature
 
 
 @functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
@@ -102,6 +123,9 @@ def joint_fit_arrays(
     def objective(i):
         return domain_objective(law, scaled, losses, weights, delta, prior, i)
 
+    def curvature(i):
+        return domain_curvature(law, scaled, losses, weights, delta, prior, i)
+
     def score(params):  # [K] objective of every domain at a full parameter set
         return jax.vmap(lambda i: objective(i)(jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
 
@@ -116,7 +140,7 @@ def joint_fit_arrays(
     def solve(start):  # start leaves [K] -> polished rows [K]
         def one(i):
             row0 = jax.tree.map(lambda x: x[i], start)
-            return minimize(objective(i), row0, max_steps, tol)
+            return minimize(objective(i), row0, max_steps, tol, hessian=curvature(i))
 
         return jax.vmap(one)(jnp.arange(k))
 

@@ -35,8 +35,13 @@ class MinimizeResult(NamedTuple):
     status: jax.Array
 
 
-def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResult:
+def minimize(
+    fun: Callable, x0, max_steps: int = 100, gtol=1e-9, hessian: Callable | None = None
+) -> MinimizeResult:
     """Minimize a twice-differentiable scalar ``fun(x)`` from ``x0`` (any pytree).
+
+    ``hessian(x) -> [P, P]`` (on the flattened ``x``) replaces the exact Hessian, e.g. with a
+    Gauss-Newton or majorizing curvature for robust losses whose exact Hessian is flat.
 
     Each step solves ``(H + mu I) dx = -g``; a step that lowers ``fun`` is taken and
     ``mu`` shrinks, otherwise ``mu`` grows. Stops with SUCCESS when ``|g| <= gtol`` or when no
@@ -50,7 +55,8 @@ def minimize(fun: Callable, x0, max_steps: int = 100, gtol=1e-9) -> MinimizeResu
     """
     flat0, unravel = ravel_pytree(x0)
     f = lambda v: fun(unravel(v))  # noqa: E731
-    value_grad_hess = lambda v: (f(v), jax.grad(f)(v), jax.jacfwd(jax.grad(f))(v))  # noqa: E731
+    curvature = jax.jacfwd(jax.grad(f)) if hessian is None else (lambda v: hessian(unravel(v)))
+    value_grad_hess = lambda v: (f(v), jax.grad(f)(v), curvature(v))  # noqa: E731
     eye = jnp.eye(flat0.shape[0], dtype=flat0.dtype)
     eps = jnp.finfo(flat0.dtype).eps
 

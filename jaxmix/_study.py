@@ -35,14 +35,15 @@ def solve_many(params, budget, importance, lower, upper, keys, *, law_name, capp
 
 @functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish"))
 def fit_many(amounts, losses, weights, delta, prior, *, law_name, strategy, polish):
-    """:func:`joint_fit_arrays` of one table vmapped over observation ``weights [B, R, K]``."""
+    """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
+    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
 
-    def one(w):
+    def one(y, w):
         return joint_fit_arrays(
-            amounts, losses, w, delta, prior, law_name=law_name, strategy=strategy, polish=polish
+            amounts, y, w, delta, prior, law_name=law_name, strategy=strategy, polish=polish
         )
 
-    return jax.vmap(one)(weights)
+    return jax.vmap(one)(losses, weights)
 
 
 @functools.partial(jax.jit, static_argnames="law_name")
@@ -240,7 +241,6 @@ def bootstrap(
     fn = functools.partial(
         fit_many,
         amounts,
-        losses,
         delta=jnp.asarray(1e-3, dt),
         prior=jnp.asarray(0.0, dt),
         law_name=fit0.law,
@@ -248,7 +248,8 @@ def bootstrap(
         polish=4,
     )
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
-    fits = map_batched(lambda w: fn(w).params, weights.astype(dt), chunk=chunk, progress=stage)
+    batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
+    fits = map_batched(lambda b: fn(*b).params, batch, chunk=chunk, progress=stage)
     law = get_law(fit0.law)
     shift = _flat_perturbation(fit0, rng, n, flat_scale)
     if np.any(shift):

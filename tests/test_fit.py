@@ -170,3 +170,19 @@ def test_tiny_and_huge_values_give_finite_results(amount_scale, loss_scale):
     assert np.all(np.isfinite(mix.weights)) and mix.weights.sum() == pytest.approx(1.0)
     ref = jaxmix.optimize(jaxmix.fit(t), 30.0)
     np.testing.assert_allclose(mix.weights, ref.weights, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # trust-constr's quasi-Newton notices
+def test_reference_stage1_matches_scipy_trust_constr(llama_table):
+    """The authors' stage 1 written with scipy (benchmarks/scipy_reference.py) agrees."""
+    from benchmarks.scipy_reference import stage1
+
+    fit = jaxmix.fit(llama_table)
+    y = llama_table.losses["total"]
+    for i, d in enumerate(fit.domains):
+        others = [j for j in range(3) if j != i]
+        rows = np.where(np.all(llama_table.amounts[:, others] == 0.66, axis=1))[0]
+        rows = rows[np.argsort(llama_table.amounts[rows, i])]
+        beta, a = stage1(llama_table.amounts[rows, i], y[rows], 1.32)
+        assert fit.diagnostics["stage1"][d]["beta"] == pytest.approx(beta, abs=2e-4), d
+        assert fit.diagnostics["stage1"][d]["A"] == pytest.approx(a, rel=2e-2), d
