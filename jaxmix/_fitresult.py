@@ -46,8 +46,9 @@ class FitResult(NamedTuple):
     def natural(self) -> dict:
         """``{domain: {param: float}}`` in the law's natural parameters."""
         values = jax.device_get(_natural(self.params, law_name=self.law))
+        names = get_law(self.law).param_names
         return {
-            d: {name: float(values[name][i]) for name in values} for i, d in enumerate(self.domains)
+            d: {name: float(values[name][i]) for name in names} for i, d in enumerate(self.domains)
         }
 
 
