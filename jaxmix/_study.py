@@ -220,9 +220,10 @@ def bootstrap(
     weights, so every refit has the same shapes) and refits with the joint fit; parameter
     directions the pilots do not determine at all are also moved at random by up to
     ``flat_scale`` (unconstrained units), since no resample can. Then each replicate is
-    optimized. Returns the JSON-ready additions to a mixture file: ``weights_interval``,
-    ``predicted_loss_interval`` (of the recommended mixture across replicates),
-    ``p_beats_uniform`` (or ``p_beats_baseline``), and the replicate count.
+    optimized. Returns ``(study, mixture, fit)``: the JSON-ready additions to a mixture file
+    (``weights_interval``, ``predicted_loss_interval`` of the recommended mixture across
+    replicates, ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count), and the
+    full-data :class:`Mixture` and :class:`FitResult` they are about.
     """
     if n < 2:
         raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
