@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="fit, optimize and report in one step")
     p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
     p.add_argument(
-        "--budget", type=float, help="total amount N (default: 5x the largest pilot run)"
+        "--budget", type=float, help="total amount N (default: 5x the base pilot run)"
     )
     _add_fit_options(p)
     _add_constraints(p)
@@ -275,8 +275,10 @@ def _cmd_run(args) -> None:
     table, result = _fit(args)
     budget = args.budget
     if budget is None:
-        budget = 5.0 * float(table.amounts.sum(axis=1).max())
-        _say(args, f"budget: {budget:g} (5x the largest pilot run; set it with --budget)")
+        from jaxmix._fit import base_amounts
+
+        budget = 5.0 * float(base_amounts(table).sum())
+        _say(args, f"budget: {budget:g} (5x the base pilot run; set it with --budget)")
     extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
     if args.bootstrap:
         from jaxmix._study import bootstrap
