@@ -31,7 +31,7 @@ def _pairs_from_source(text: str) -> list[tuple[str, str]]:
         if not doc or not doc.strip():
             continue
         first = doc.strip().splitlines()[0].strip()
-        body = textwrap.dedent("\n".join(lines[node.body[1].lineno - 1:node.end_lineno]))
+        body = textwrap.dedent("\n".join(lines[node.body[1].lineno - 1 : node.end_lineno]))
         if len(body) < 16:
             continue
         out.append((f"def {node.name}({ast.unparse(node.args)}): {first}", body))

@@ -30,8 +30,11 @@ def _read_text(path: Path) -> str:
 def _files(root: Path, pattern: str, max_size: int) -> list[Path]:
     if not root.is_dir():
         return []
-    return [p for p in sorted(root.rglob(pattern))
-            if p.is_file() and not p.is_symlink() and p.stat().st_size <= max_size]
+    return [
+        p
+        for p in sorted(root.rglob(pattern))
+        if p.is_file() and not p.is_symlink() and p.stat().st_size <= max_size
+    ]
 
 
 def pretrain_corpus(max_bytes: int) -> bytes:

@@ -6,9 +6,8 @@ words; response: the rest of the paragraph. Indented blocks (code, grammar)
 and short or symbol-heavy paragraphs are skipped.
 """
 
-import re
-
 import pydoc_data.topics
+import re
 
 OPENING_WORDS = 6
 

@@ -40,7 +40,17 @@ def _raw_pairs(name: str, need: int, code_files: int):
 
 def build_pools(cfg, cap: int, need: int) -> Pools:
     """Encode every domain. Each training pool holds min(available, cap) examples (>= need)."""
-    T, rows_t, rows_m, val_t, val_m, val_d, offsets, sizes, stats = cfg.model.context, [], [], [], [], [], [], [], {}
+    T, rows_t, rows_m, val_t, val_m, val_d, offsets, sizes, stats = (
+        cfg.model.context,
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        {},
+    )
     start = 0
     for k, name in enumerate(DOMAINS):
         pairs = _raw_pairs(name, cfg.n_val + cap, cfg.code_files)
@@ -50,7 +60,7 @@ def build_pools(cfg, cap: int, need: int) -> Pools:
         if train_need < need:
             raise ValueError(f"domain {name}: {len(pairs)} pairs < {cfg.n_val + need} needed")
         vt, vm = encode_pairs(pairs[: cfg.n_val], T, cfg.max_prompt)
-        tt, tm = encode_pairs(pairs[cfg.n_val: cfg.n_val + train_need], T, cfg.max_prompt)
+        tt, tm = encode_pairs(pairs[cfg.n_val : cfg.n_val + train_need], T, cfg.max_prompt)
         val_t.append(vt), val_m.append(vm), val_d.append(np.full(cfg.n_val, k, np.int32))
         rows_t.append(tt), rows_m.append(tm)
         offsets.append(start), sizes.append(train_need)
@@ -62,5 +72,13 @@ def build_pools(cfg, cap: int, need: int) -> Pools:
             "mean_response_bytes_in_context": float(tm.sum(1).mean()),
             "mean_pair_bytes": float(np.mean([len(i) + len(r) for i, r in pairs])),
         }
-    return Pools(np.concatenate(rows_t), np.concatenate(rows_m), np.array(offsets), np.array(sizes),
-                 np.concatenate(val_t), np.concatenate(val_m), np.concatenate(val_d), stats)
+    return Pools(
+        np.concatenate(rows_t),
+        np.concatenate(rows_m),
+        np.array(offsets),
+        np.array(sizes),
+        np.concatenate(val_t),
+        np.concatenate(val_m),
+        np.concatenate(val_d),
+        stats,
+    )

@@ -18,30 +18,47 @@ REPO = Path(__file__).resolve().parents[2]
 def _cli(*args: str, tries: int = 4, wait_s: float = 60.0) -> str:
     """Run the jaxmix CLI; a failure is retried (the package may be mid-edit in a checkout)."""
     for attempt in range(tries):
-        proc = subprocess.run([sys.executable, "-m", "jaxmix", *args], cwd=REPO,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jaxmix", *args], cwd=REPO, capture_output=True, text=True
+        )
         if proc.returncode == 0:
             return proc.stdout
         if attempt + 1 < tries:
-            print(f"jaxmix {args[0]} failed, retrying in {wait_s:.0f}s: {proc.stderr.strip()[-300:]}",
-                  flush=True)
+            print(
+                f"jaxmix {args[0]} failed, retrying in {wait_s:.0f}s: {proc.stderr.strip()[-300:]}",
+                flush=True,
+            )
             time.sleep(wait_s)
     raise RuntimeError(f"jaxmix {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
 
 
 def version() -> dict:
-    """The jaxmix source the benchmark ran against: git commit and whether jaxmix/ had local edits."""
+    """The jaxmix source the benchmark ran against: git commit, and local edits in jaxmix/."""
+
     def git(*a):
         r = subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else None
+
     status = git("status", "--porcelain", "--", "jaxmix", ":!jaxmix/examples/sft_pilots.csv")
-    return {"commit": git("rev-parse", "HEAD"), "local_edits": bool(status) if status is not None else None}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "local_edits": bool(status) if status is not None else None,
+    }
 
 
 def plan(domains, base: int, multipliers: str, path: Path) -> list[dict]:
     """`jaxmix plan`; returns the planned rows (run id and amounts)."""
-    _cli("plan", "--domains", ",".join(domains), "--base", str(base), "--multipliers", multipliers,
-         "-o", str(path))
+    _cli(
+        "plan",
+        "--domains",
+        ",".join(domains),
+        "--base",
+        str(base),
+        "--multipliers",
+        multipliers,
+        "-o",
+        str(path),
+    )
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 

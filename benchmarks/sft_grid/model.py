@@ -46,7 +46,10 @@ def init_params(key: jax.Array, cfg: ModelConfig) -> Params:
     k = jax.random.split(key, 6)
     std = 0.02
     res = std / (2 * L) ** 0.5
-    normal = lambda kk, shape, s: s * jax.random.normal(kk, shape, jnp.float32)
+
+    def normal(kk, shape, s):
+        return s * jax.random.normal(kk, shape, jnp.float32)
+
     blocks = Blocks(
         ln1=jnp.ones((L, d)),
         qkv=normal(k[0], (L, d, 3 * d), std),

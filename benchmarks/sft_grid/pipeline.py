@@ -11,8 +11,15 @@ from . import jaxmix_api
 from .datasets import DOMAINS, build_pools
 from .pretrain import load_or_pretrain
 from .protocol import grid_weights, integer_amounts
-from .report import (gap_pct, law_diagnostics, law_error_pct, markdown, regret_pct,
-                     seed_noise_avg_pct, seed_noise_pct)
+from .report import (
+    gap_pct,
+    law_diagnostics,
+    law_error_pct,
+    markdown,
+    regret_pct,
+    seed_noise_avg_pct,
+    seed_noise_pct,
+)
 from .runs import train_runs
 
 
@@ -63,8 +70,9 @@ def run_benchmark(cfg, out: Path, work: Path, log=print) -> dict:
     fits, mixes = {}, {}
     for method in ("joint", "reference"):
         fits[method] = jaxmix_api.fit(pilots_csv, method, work / f"fit_{method}.json")
-        mixes[method] = jaxmix_api.optimize(work / f"fit_{method}.json", cfg.budget, available,
-                                            work / f"mixture_{method}.json")
+        mixes[method] = jaxmix_api.optimize(
+            work / f"fit_{method}.json", cfg.budget, available, work / f"mixture_{method}.json"
+        )
         log(f"{method}: weights {mixes[method]['weights']}")
     timings["jaxmix_s"] = time.time() - t
 
@@ -83,8 +91,13 @@ def run_benchmark(cfg, out: Path, work: Path, log=print) -> dict:
     timings["target_runs_s"] = time.time() - t
 
     res = score(cfg, grid_w, named, amounts, runs, fits, mixes, pilot_amounts, pilot_loss)
-    res.update(pools=pools.stats, pretrain=pre_info, timings=timings, jaxmix=jaxmix_api.version(),
-               wall_time_s=time.time() - t_start)
+    res.update(
+        pools=pools.stats,
+        pretrain=pre_info,
+        timings=timings,
+        jaxmix=jaxmix_api.version(),
+        wall_time_s=time.time() - t_start,
+    )
     (out / "sft_grid.json").write_text(json.dumps(res, indent=1))
     (out / "sft_grid.md").write_text(markdown(res))
     return res
@@ -98,19 +111,32 @@ def score(cfg, grid_w, named, amounts, runs, fits, mixes, pilot_amounts, pilot_l
     pred = {m: jaxmix_api.predict(fits[m], DOMAINS, amounts) for m in fits}
 
     def entry(i, w):
-        return {"weights": [float(x) for x in w], "amounts": amounts[i].tolist(),
-                "loss": mean[i].tolist(), "loss_by_seed": runs[i].tolist(),
-                "predicted_joint": pred["joint"][i].tolist(),
-                "predicted_reference": pred["reference"][i].tolist(),
-                "gap_pct": gap_pct(mean[i], grid), "regret_pct": regret_pct(mean[i], grid)}
+        return {
+            "weights": [float(x) for x in w],
+            "amounts": amounts[i].tolist(),
+            "loss": mean[i].tolist(),
+            "loss_by_seed": runs[i].tolist(),
+            "predicted_joint": pred["joint"][i].tolist(),
+            "predicted_reference": pred["reference"][i].tolist(),
+            "gap_pct": gap_pct(mean[i], grid),
+            "regret_pct": regret_pct(mean[i], grid),
+        }
 
     res = {
-        "domains": list(DOMAINS), "budget": cfg.budget, "seeds": list(cfg.seeds),
-        "config": {k: (v._asdict() if hasattr(v, "_asdict") else v) for k, v in cfg._asdict().items()},
+        "domains": list(DOMAINS),
+        "budget": cfg.budget,
+        "seeds": list(cfg.seeds),
+        "config": {
+            k: (v._asdict() if hasattr(v, "_asdict") else v) for k, v in cfg._asdict().items()
+        },
         "pilots": {"amounts": pilot_amounts.tolist(), "loss": pilot_loss.tolist()},
-        "fits": fits, "mixtures": mixes,
-        "grid": {"weights": grid_w.tolist(), "runs": [entry(i, w) for i, w in enumerate(grid_w)],
-                 "best_index": int(np.argmin(grid.mean(1)))},
+        "fits": fits,
+        "mixtures": mixes,
+        "grid": {
+            "weights": grid_w.tolist(),
+            "runs": [entry(i, w) for i, w in enumerate(grid_w)],
+            "best_index": int(np.argmin(grid.mean(1))),
+        },
     }
     for j, (name, w) in enumerate(named.items()):
         res[name] = entry(G + j, w)
@@ -127,11 +153,13 @@ def score(cfg, grid_w, named, amounts, runs, fits, mixes, pilot_amounts, pilot_l
         seed_noise_avg_pct=seed_noise_avg_pct(runs[:G]),
         law_error_grid_pct=law_error_pct(pred["joint"][:G], grid),
         reference_law_error_grid_pct=law_error_pct(pred["reference"][:G], grid),
-        law_error_pilots_pct=law_error_pct(jaxmix_api.predict(fits["joint"], DOMAINS, pilot_amounts),
-                                           pilot_loss),
+        law_error_pilots_pct=law_error_pct(
+            jaxmix_api.predict(fits["joint"], DOMAINS, pilot_amounts), pilot_loss
+        ),
         law_on_grid={m: law_diagnostics(pred[m][:G], grid, grid_w, DOMAINS) for m in fits},
     )
     res["target_met"] = bool(
         res["recommended_regret_pct"] <= max(0.25, res["seed_noise_pct"])
-        and res["recommended_gap_pct"] <= res["oracle_gap_pct"] + 0.66)
+        and res["recommended_gap_pct"] <= res["oracle_gap_pct"] + 0.66
+    )
     return res

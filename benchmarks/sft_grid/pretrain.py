@@ -25,8 +25,17 @@ def cache_dir() -> Path:
 
 
 def _key(cfg, digest: str) -> str:
-    blob = json.dumps([cfg.model._asdict(), cfg.pretrain_steps, cfg.pretrain_batch, cfg.pretrain_lr,
-                       cfg.corpus_bytes, digest], sort_keys=True)
+    blob = json.dumps(
+        [
+            cfg.model._asdict(),
+            cfg.pretrain_steps,
+            cfg.pretrain_batch,
+            cfg.pretrain_lr,
+            cfg.corpus_bytes,
+            digest,
+        ],
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -44,8 +53,9 @@ def pretrain(cfg, corpus: bytes, seed: int = 0) -> tuple[Params, float]:
     losses = []
     for s, lr in enumerate(lr_schedule(hp, S)):
         idx = jnp.arange(s * B, (s + 1) * B)[None]
-        params, opt, loss = train_step(params, opt, pool, mask, idx, jnp.float32(lr), cfg=cfg.model,
-                                       clip=hp.clip)
+        params, opt, loss = train_step(
+            params, opt, pool, mask, idx, jnp.float32(lr), cfg=cfg.model, clip=hp.clip
+        )
         losses.append(loss)
     last = float(np.mean(np.asarray(jnp.stack(losses[-20:]))))
     return jax.tree.map(lambda a: a[0], params), last
@@ -70,7 +80,11 @@ def load_or_pretrain(cfg, log=print) -> tuple[Params, dict]:
         params, loss = pretrain(cfg, corpus)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, loss=loss, **{f"a{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(params))})
+        np.savez(
+            tmp,
+            loss=loss,
+            **{f"a{i}": np.asarray(a) for i, a in enumerate(jax.tree.leaves(params))},
+        )
         os.replace(tmp, path)
         info.update(cached=False, final_train_loss=loss)
     info["seconds"] = time.time() - t0

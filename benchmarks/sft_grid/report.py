@@ -45,11 +45,13 @@ def law_diagnostics(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, doma
     """How a law predicts the grid. pred, obs: [G, K]; weights: [G, K]."""
     rel = (pred - obs) / obs
     best = int(np.argmin(pred.mean(1)))
-    return {"bias_pct_by_domain": dict(zip(domains, (rel.mean(0) * 100).tolist())),
-            "abs_error_pct_by_domain": dict(zip(domains, (np.abs(rel).mean(0) * 100).tolist())),
-            "rank_corr_of_mean_loss": rank_corr(pred.mean(1), obs.mean(1)),
-            "predicted_best_grid_weights": weights[best].tolist(),
-            "predicted_best_grid_regret_pct": regret_pct(obs[best], obs)}
+    return {
+        "bias_pct_by_domain": dict(zip(domains, (rel.mean(0) * 100).tolist())),
+        "abs_error_pct_by_domain": dict(zip(domains, (np.abs(rel).mean(0) * 100).tolist())),
+        "rank_corr_of_mean_loss": rank_corr(pred.mean(1), obs.mean(1)),
+        "predicted_best_grid_weights": weights[best].tolist(),
+        "predicted_best_grid_regret_pct": regret_pct(obs[best], obs),
+    }
 
 
 def _fmt_w(w) -> str:
@@ -60,28 +62,54 @@ def markdown(res: dict) -> str:
     """A Markdown report: summary numbers and one row per trained mixture."""
     doms = res["domains"]
     lines = [
-        "# SFT grid benchmark", "",
-        f"K = {len(doms)} domains ({', '.join(doms)}), base n = {res['config']['base_n']} examples per "
-        f"domain, target budget N = {res['budget']} examples, {len(res['grid']['weights'])} grid "
-        f"mixtures x {len(res['seeds'])} seeds. Loss: best validation cross-entropy per response "
-        "byte (nats), seed-averaged.", "",
-        "| metric | value |", "|---|---|",
+        "# SFT grid benchmark",
+        "",
+        f"K = {len(doms)} domains ({', '.join(doms)}), base n = {res['config']['base_n']} "
+        f"examples per domain, target budget N = {res['budget']} examples, "
+        f"{len(res['grid']['weights'])} grid mixtures x {len(res['seeds'])} seeds. "
+        "Loss: best validation cross-entropy per response byte (nats), seed-averaged.",
+        "",
+        "| metric | value |",
+        "|---|---|",
     ]
-    for key in ("recommended_regret_pct", "recommended_gap_pct", "oracle_gap_pct",
-                "reference_regret_pct", "reference_gap_pct", "uniform_regret_pct", "uniform_gap_pct",
-                "seed_noise_pct", "seed_noise_avg_pct", "law_error_grid_pct",
-                "reference_law_error_grid_pct", "target_met", "wall_time_s"):
+    for key in (
+        "recommended_regret_pct",
+        "recommended_gap_pct",
+        "oracle_gap_pct",
+        "reference_regret_pct",
+        "reference_gap_pct",
+        "uniform_regret_pct",
+        "uniform_gap_pct",
+        "seed_noise_pct",
+        "seed_noise_avg_pct",
+        "law_error_grid_pct",
+        "reference_law_error_grid_pct",
+        "target_met",
+        "wall_time_s",
+    ):
         v = res[key]
         lines.append(f"| {key} | {v:.3f} |" if isinstance(v, float) else f"| {key} | {v} |")
-    lines += ["", "| mixture | weights (" + "/".join(doms) + ") | " + " | ".join(doms)
-              + " | mean | gap % | regret % | law (joint) mean |",
-              "|---|---|" + "---|" * (len(doms) + 4)]
+    lines += [
+        "",
+        "| mixture | weights ("
+        + "/".join(doms)
+        + ") | "
+        + " | ".join(doms)
+        + " | mean | gap % | regret % | law (joint) mean |",
+        "|---|---|" + "---|" * (len(doms) + 4),
+    ]
     rows = [(n, res[n]["weights"], res[n]) for n in ("recommended", "reference", "uniform")]
-    rows += [(f"grid {i}", w, g) for i, (w, g) in enumerate(zip(res["grid"]["weights"], res["grid"]["runs"]))]
+    rows += [
+        (f"grid {i}", w, g)
+        for i, (w, g) in enumerate(zip(res["grid"]["weights"], res["grid"]["runs"]))
+    ]
     for name, w, r in rows:
         loss = np.array(r["loss"])
         mark = " (best)" if name == f"grid {res['grid']['best_index']}" else ""
-        lines.append(f"| {name}{mark} | {_fmt_w(w)} | " + " | ".join(f"{x:.4f}" for x in loss)
-                     + f" | {loss.mean():.4f} | {r['gap_pct']:.3f} | {r['regret_pct']:.3f} | "
-                     f"{np.mean(r['predicted_joint']):.4f} |")
+        lines.append(
+            f"| {name}{mark} | {_fmt_w(w)} | "
+            + " | ".join(f"{x:.4f}" for x in loss)
+            + f" | {loss.mean():.4f} | {r['gap_pct']:.3f} | {r['regret_pct']:.3f} | "
+            f"{np.mean(r['predicted_joint']):.4f} |"
+        )
     return "\n".join(lines) + "\n"

@@ -18,7 +18,11 @@ def train_runs(base, specs, pools, cfg, per_call: int = 1, log=print) -> tuple[n
     """specs: list of (amounts [K] ints, seed). Returns (best [M, K], curves: M arrays [E, K])."""
     hp = cfg.hyper
     pool = (jnp.asarray(pools.train_tokens), jnp.asarray(pools.train_mask))
-    val = (jnp.asarray(pools.val_tokens), jnp.asarray(pools.val_mask), jnp.asarray(pools.val_domain))
+    val = (
+        jnp.asarray(pools.val_tokens),
+        jnp.asarray(pools.val_mask),
+        jnp.asarray(pools.val_domain),
+    )
     batches = [run_batches(a, pools.offsets, hp.batch, cfg.epochs, 7919 * s + 1) for a, s in specs]
     curves: list = [None] * len(specs)
     by_steps: dict[int, list[int]] = {}
@@ -28,12 +32,17 @@ def train_runs(base, specs, pools, cfg, per_call: int = 1, log=print) -> tuple[n
     for steps, members in sorted(by_steps.items()):
         at = eval_steps(steps, cfg.epochs, cfg.evals_per_epoch)
         for j in range(0, len(members), per_call):
-            chunk = members[j: j + per_call]
+            chunk = members[j : j + per_call]
             t0 = time.time()
-            out = train_group(base, np.stack([batches[i] for i in chunk]), at, pool, val, cfg.model, hp)
+            out = train_group(
+                base, np.stack([batches[i] for i in chunk]), at, pool, val, cfg.model, hp
+            )
             for r, i in enumerate(chunk):
                 curves[i] = out[r]
             done += len(chunk)
-            log(f"  runs {done}/{len(specs)}: {steps} steps, {time.time() - t0:.1f}s, "
-                f"best {np.round(out.min(1), 4).tolist()[0] if len(chunk) == 1 else np.round(out.min(1), 4).tolist()}")
+            best = np.round(out.min(1), 4).tolist()
+            log(
+                f"  runs {done}/{len(specs)}: {steps} steps, {time.time() - t0:.1f}s, "
+                f"best {best[0] if len(chunk) == 1 else best}"
+            )
     return np.stack([c.min(0) for c in curves]), curves

@@ -17,7 +17,7 @@ def encode_pair(instruction: str, response: str, context: int, max_prompt: int):
     tokens = np.zeros(context, np.int32)
     tokens[: len(seq)] = np.frombuffer(seq, np.uint8)
     mask = np.zeros(context, np.int8)
-    mask[len(prompt): len(seq)] = 1
+    mask[len(prompt) : len(seq)] = 1
     return tokens, mask
 
 
@@ -32,4 +32,4 @@ def encode_pairs(pairs, context: int, max_prompt: int):
 def text_windows(corpus: bytes, starts: np.ndarray, context: int) -> np.ndarray:
     """Windows of raw text for pretraining. starts: [B] offsets -> tokens [B, T] int32."""
     arr = np.frombuffer(corpus, np.uint8)
-    return np.stack([arr[s: s + context] for s in starts]).astype(np.int32)
+    return np.stack([arr[s : s + context] for s in starts]).astype(np.int32)

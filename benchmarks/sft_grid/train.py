@@ -85,8 +85,9 @@ def init_opt(params: Params, clip: float):
     return jax.vmap(_optimizer(clip).init)(params)
 
 
-def train_group(base: Params, batches: np.ndarray, eval_at: list[int], pool, val, cfg: ModelConfig,
-                hp: Hyper) -> np.ndarray:
+def train_group(
+    base: Params, batches: np.ndarray, eval_at: list[int], pool, val, cfg: ModelConfig, hp: Hyper
+) -> np.ndarray:
     """Fine-tune R runs from `base` and record validation losses.
 
     batches: [R, S, B] pool row indices; eval_at: step counts (1..S) after which to evaluate;
@@ -100,8 +101,16 @@ def train_group(base: Params, batches: np.ndarray, eval_at: list[int], pool, val
     n_domains = int(np.max(np.asarray(val[2]))) + 1
     curves, todo = [], set(eval_at)
     for s in range(S):
-        params, opt, _ = train_step(params, opt, pool[0], pool[1], jnp.asarray(batches[:, s]),
-                                    jnp.float32(lrs[s]), cfg=cfg, clip=hp.clip)
+        params, opt, _ = train_step(
+            params,
+            opt,
+            pool[0],
+            pool[1],
+            jnp.asarray(batches[:, s]),
+            jnp.float32(lrs[s]),
+            cfg=cfg,
+            clip=hp.clip,
+        )
         if s + 1 in todo:
             curves.append(evaluate(params, *val, cfg=cfg, n_domains=n_domains))
     return np.asarray(jnp.stack(curves, axis=1))
