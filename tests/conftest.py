@@ -10,7 +10,6 @@ import pytest
 jax.config.update("jax_enable_x64", True)
 os.environ.setdefault("JAXMIX_NO_CACHE", "1")  # in-process CLI calls leave the cache alone
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURE_JSON = Path(__file__).with_name("data") / "llama32_3b.json"
 
 
