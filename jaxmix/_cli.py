@@ -114,9 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="fit, optimize and report in one step")
     p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
-    p.add_argument(
-        "--budget", type=float, help="total amount N (default: 5x the base pilot run)"
-    )
+    p.add_argument("--budget", type=float, help="total amount N (default: 5x the base pilot run)")
     _add_fit_options(p)
     _add_constraints(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
@@ -137,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D=W",
         help="compare with this mixture instead of uniform (repeat per domain)",
     )
+
+    p = sub.add_parser("export", help="write a mixture for a fine-tuning framework")
+    p.add_argument("mixture", help="mixture JSON (from optimize or run)")
+    p.add_argument(
+        "--to", required=True, choices=("counts", "hf", "llama-factory", "open-instruct")
+    )
+    p.add_argument(
+        "--available",
+        action="append",
+        type=_pairs("--available"),
+        metavar="D=V",
+        help="amount of a domain's data that exists (counts: epochs per domain)",
+    )
+    p.add_argument("-o", "--output", help="file to write; stdout when absent")
 
     p = sub.add_parser("sweep", help="optimal mixtures for a list of budgets, one batched call")
     p.add_argument("fit", help="fit JSON")
@@ -326,6 +338,32 @@ def _budget_list(text: str) -> list:
         raise InputError(f"--budgets: {text!r} is not a comma-separated list of numbers") from None
 
 
+def _cmd_export(args) -> None:
+    import json
+
+    from jaxmix._atomic import write_atomic
+    from jaxmix._export import export_text, read_mixture
+    from jaxmix._status import InputError
+
+    _check_output(args.output)
+    try:
+        data = json.loads(Path(args.mixture).read_text(encoding="utf-8-sig"))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", args.mixture) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not a JSON mixture file ({err})", args.mixture) from None
+    domains, weights, budget = read_mixture(data, args.mixture)
+    available = _collect(args.available)
+    for d in available or {}:
+        if d not in domains:
+            raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
+    text = export_text(args.to, domains, weights, budget, available)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+
+
 def _cmd_sweep(args) -> None:
     from jaxmix._atomic import write_atomic
     from jaxmix._files import read_fit, sweep_to_dict
@@ -380,6 +418,7 @@ COMMANDS = {
     "optimize": _cmd_optimize,
     "run": _cmd_run,
     "sweep": _cmd_sweep,
+    "export": _cmd_export,
     "pareto": _cmd_pareto,
 }
 
