@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import _aot
+from jaxmix._extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix._fitresult import FitResult, predict
 from jaxmix._identify import describe, identifiability_by_name
 from jaxmix._joint import STRATEGIES, joint_fit_arrays
@@ -167,13 +168,41 @@ def fit_joint(
         amount_range=_amount_range(table),
     )
     pred = np.asarray(predict(result, table.amounts))
+    residuals = np.where(mask, pred / y - 1.0, np.nan)
+    base = base_amounts(table)
+    held = holdout_rows(table)
+    train = mask & ~held[:, None]
+    extrapolation, extra_warn = {}, []
+    if held.any() and np.all(train.sum(axis=0) >= len(spec.param_names)):
+        refit = _aot.call(
+            joint_fit_arrays,
+            "joint_fit",
+            jnp.asarray(table.amounts, dt),
+            jnp.asarray(np.where(mask, y, 1.0), dt),
+            jnp.asarray(train),
+            jnp.asarray(delta, dt),
+            jnp.asarray(prior, dt),
+            law_name=law,
+            strategy=strategy,
+            polish=polish,
+        )
+        pred_held = np.asarray(predict(result._replace(params=refit.params), table.amounts))
+        extrapolation, extra_warn = holdout_report(table, y, held, pred_held, residuals)
+    else:
+        pred_held = pred
+    # The law's slope at the top, as extrapolated from the smaller pilots.
+    steep, steep_warn = steepening(table, y, pred_held, base)
     warnings = (
-        monotonicity_warnings(table, y, base_amounts(table))
+        monotonicity_warnings(table, y, base)
         + _status_warnings(table.domains, out.status)
         + ident_warn
+        + steep_warn
+        + extra_warn
     )
     diagnostics = {
         "identifiability": report,
+        "extrapolation": extrapolation,
+        "steepening": steep,
         "restarts": {
             "strategy": strategy,
             "polished": int(out.restart_status.shape[0]),
@@ -183,7 +212,7 @@ def fit_joint(
         "prior": prior,
     }
     return result._replace(
-        residuals=np.where(mask, pred / y - 1.0, np.nan),
+        residuals=residuals,
         diagnostics=diagnostics,
         warnings=tuple(warnings),
     )
