@@ -75,12 +75,12 @@ def cold_cli(budget: float = 0) -> None:
     shutil.rmtree(cache, ignore_errors=True)
 
 
-def fit_optimize(k: int, repeats: int) -> tuple[float, float]:
+def fit_optimize(k: int, repeats: int, check: bool = False) -> tuple[float, float]:
     table = synthetic(k)
     budget = 50.0 * k
 
     def once():
-        return jaxmix.optimize(jaxmix.fit(table), budget).weights
+        return jaxmix.optimize(jaxmix.fit(table, check_extrapolation=check), budget).weights
 
     return timed(once, repeats)
 
@@ -106,6 +106,8 @@ def main() -> None:
     row("---", "---", "---", "---", "---")
     first, run = fit_optimize(3, 20)
     row(3, 13, f"{first:.2f}", f"{1e3 * run:.1f}", "warm <= 50 ms")
+    first, run = fit_optimize(3, 20, check=True)
+    row("3, + extrapolation check (CLI default)", 13, f"{first:.2f}", f"{1e3 * run:.1f}", "-")
     if not args.quick:
         first, run = fit_optimize(32, 2)
         row(32, 129, f"{first:.2f}", f"{1e3 * run:.1f}", "fit + optimize <= 30 s (incl. compile)")

@@ -76,6 +76,11 @@ def _add_fit_options(p) -> None:
         help="multi-start scheme of the joint fit (default screen)",
     )
     p.add_argument(
+        "--no-extrapolation-check",
+        action="store_true",
+        help="skip refitting without each domain's largest pilots (joint fit)",
+    )
+    p.add_argument(
         "--reference-unit",
         type=float,
         default=1.0,
@@ -245,6 +250,7 @@ def _fit(args):
         target=args.target,
         strategy=args.strategy,
         reference_unit=args.reference_unit,
+        check_extrapolation=not args.no_extrapolation_check,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -9,7 +10,7 @@ from jaxmix import _aot
 from jaxmix._extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix._fitresult import FitResult, predict
 from jaxmix._identify import describe, identifiability_by_name
-from jaxmix._joint import STRATEGIES, joint_fit_arrays
+from jaxmix._joint import STRATEGIES, fit_many
 from jaxmix._laws import get_law
 from jaxmix._pilots import PilotTable
 from jaxmix._reference import reference_fit_arrays
@@ -126,8 +127,14 @@ def fit_joint(
     polish: int = 4,
     delta: float = 1e-3,
     prior: float = 0.0,
+    check_extrapolation: bool = False,
 ) -> FitResult:
-    """Fit every domain's law to its loss ``loss:<domain>`` in every pilot run."""
+    """Fit every domain's law to its loss ``loss:<domain>`` in every pilot run.
+
+    With ``check_extrapolation`` the law is also refitted without each domain's largest
+    pilots (in the same batched call) to report how well it extrapolates (see
+    ``_extrapolate.py``); the CLI turns it on.
+    """
     spec = get_law(law)
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGIES)})")
@@ -144,18 +151,30 @@ def fit_joint(
         _check_losses(table, y[:, i], f"loss:{d}", len(spec.param_names))
     mask = np.isfinite(y)
     dt = _dtype()
-    out = _aot.call(
-        joint_fit_arrays,
+    # The full fit and the hold-out refit (without each domain's largest pilots) run as one
+    # batched call: a vmapped pair costs little more than one fit.
+    held = holdout_rows(table)
+    train = mask & ~held[:, None]
+    holdout = (
+        check_extrapolation
+        and held.any()
+        and bool(np.all(train.sum(axis=0) >= len(spec.param_names)))
+    )
+    masks = np.stack([mask, train] if holdout else [mask]).astype(dt)
+    both = _aot.call(
+        fit_many,
         "joint_fit",
         jnp.asarray(table.amounts, dt),
-        jnp.asarray(np.where(mask, y, 1.0), dt),
-        jnp.asarray(mask),
+        jnp.asarray(np.broadcast_to(np.where(mask, y, 1.0), masks.shape), dt),
+        jnp.asarray(masks),
         jnp.asarray(delta, dt),
         jnp.asarray(prior, dt),
         law_name=law,
         strategy=strategy,
         polish=polish,
     )
+    both = jax.device_get(both)  # numpy from here on: no small eager JAX ops
+    out = jax.tree.map(lambda x: x[0], both)
     report, ident_warn = describe(out.identifiability, type(out.params)._fields, table.domains)
     result = FitResult(
         law=law,
@@ -170,26 +189,12 @@ def fit_joint(
     pred = np.asarray(predict(result, table.amounts))
     residuals = np.where(mask, pred / y - 1.0, np.nan)
     base = base_amounts(table)
-    held = holdout_rows(table)
-    train = mask & ~held[:, None]
     extrapolation, extra_warn = {}, []
-    if held.any() and np.all(train.sum(axis=0) >= len(spec.param_names)):
-        refit = _aot.call(
-            joint_fit_arrays,
-            "joint_fit",
-            jnp.asarray(table.amounts, dt),
-            jnp.asarray(np.where(mask, y, 1.0), dt),
-            jnp.asarray(train),
-            jnp.asarray(delta, dt),
-            jnp.asarray(prior, dt),
-            law_name=law,
-            strategy=strategy,
-            polish=polish,
-        )
-        pred_held = np.asarray(predict(result._replace(params=refit.params), table.amounts))
+    pred_held = pred
+    if holdout:
+        refit = jax.tree.map(lambda x: x[1], both.params)
+        pred_held = np.asarray(predict(result._replace(params=refit), table.amounts))
         extrapolation, extra_warn = holdout_report(table, y, held, pred_held, residuals)
-    else:
-        pred_held = pred
     # The law's slope at the top, as extrapolated from the smaller pilots.
     steep, steep_warn = steepening(table, y, pred_held, base)
     warnings = (
@@ -335,6 +340,7 @@ def fit(
     delta: float = 1e-3,
     prior: float = 0.0,
     reference_unit: float = 1.0,
+    check_extrapolation: bool = False,
 ) -> FitResult:
     """Fit the loss model to a pilot table.
 
@@ -348,6 +354,8 @@ def fit(
         (see :func:`joint_fit_arrays`).
       delta: Huber threshold of either method.
       reference_unit: amounts are divided by it for the reference procedure only.
+      check_extrapolation: joint fit only: refit without each domain's largest pilots and
+        report (and warn about) the error of predicting them.
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> result = fit(read_pilots(example_pilots("llama32_3b")))
@@ -365,7 +373,13 @@ def fit(
             raise InputError(
                 "the joint fit uses every loss:<domain> column; --target is for --method reference"
             )
-        result = fit_joint(table, strategy=strategy, delta=delta, prior=prior)
+        result = fit_joint(
+            table,
+            strategy=strategy,
+            delta=delta,
+            prior=prior,
+            check_extrapolation=check_extrapolation,
+        )
     else:
         result = fit_reference(table, target, delta=delta, unit=reference_unit)
     if note:

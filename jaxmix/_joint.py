@@ -161,3 +161,24 @@ def joint_fit_arrays(
         restart_status=res.status,
         identifiability=ident,
     )
+
+
+@functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
+def fit_many(amounts, losses, weights, delta, prior, *, law_name, strategy, polish, max_steps=300):
+    """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
+    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
+
+    def one(y, w):
+        return joint_fit_arrays(
+            amounts,
+            y,
+            w,
+            delta,
+            prior,
+            law_name=law_name,
+            strategy=strategy,
+            polish=polish,
+            max_steps=max_steps,
+        )
+
+    return jax.vmap(one)(losses, weights)

@@ -16,7 +16,7 @@ import numpy as np
 from jaxmix._batch import map_batched
 from jaxmix._fit import fit_joint
 from jaxmix._fitresult import FitResult
-from jaxmix._joint import joint_fit_arrays
+from jaxmix._joint import fit_many
 from jaxmix._laws import get_law
 from jaxmix._optimize import _per_domain, constraints, optimize, solve
 from jaxmix._pilots import PilotTable
@@ -31,27 +31,6 @@ def solve_many(params, budget, importance, lower, upper, keys, *, law_name, capp
         return solve(p, n, imp, lo, hi, key, law_name=law_name, capped=capped, restarts=restarts)
 
     return jax.vmap(one)(params, budget, importance, lower, upper, keys)
-
-
-@functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
-def fit_many(amounts, losses, weights, delta, prior, *, law_name, strategy, polish, max_steps=300):
-    """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
-    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
-
-    def one(y, w):
-        return joint_fit_arrays(
-            amounts,
-            y,
-            w,
-            delta,
-            prior,
-            law_name=law_name,
-            strategy=strategy,
-            polish=polish,
-            max_steps=max_steps,
-        )
-
-    return jax.vmap(one)(losses, weights)
 
 
 @functools.partial(jax.jit, static_argnames="law_name")
