@@ -36,9 +36,16 @@ NOISE = 2e-3
 
 def law(k: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return {f"d{i}": dict(C=rng.uniform(0.5, 2), k=rng.uniform(0.02, 0.5),
-                          alpha=rng.uniform(0.2, 0.8), beta=rng.uniform(0.05, 0.5),
-                          E=rng.uniform(0.8, 1.6)) for i in range(k)}
+    return {
+        f"d{i}": dict(
+            C=rng.uniform(0.5, 2),
+            k=rng.uniform(0.02, 0.5),
+            alpha=rng.uniform(0.2, 0.8),
+            beta=rng.uniform(0.05, 0.5),
+            E=rng.uniform(0.8, 1.6),
+        )
+        for i in range(k)
+    }
 
 
 def resamples(k: int, n: int, seed: int = 1):
@@ -52,11 +59,17 @@ def resamples(k: int, n: int, seed: int = 1):
 def jax_study(amounts, losses, budget, chunk):
     """Batched joint refit + re-optimize of every resample; returns weights ``[n, K]``."""
     n, r, k = losses.shape
-    fit_fn = functools.partial(fit_many, jnp.asarray(amounts), delta=jnp.asarray(1e-3),
-                               prior=jnp.asarray(0.0), law_name="transfer", strategy="screen",
-                               polish=4)
-    params = map_batched(lambda b: fit_fn(*b).params, (losses, np.ones_like(losses)),
-                         chunk=chunk)
+    fit_fn = functools.partial(
+        fit_many,
+        jnp.asarray(amounts),
+        delta=jnp.asarray(1e-3),
+        prior=jnp.asarray(0.0),
+        law_name="transfer",
+        strategy="screen",
+        polish=4,
+        diagnose=False,
+    )
+    params = map_batched(lambda b: fit_fn(*b).params, (losses, np.ones_like(losses)), chunk=chunk)
     keys = np.asarray(jax.random.split(jax.random.PRNGKey(0), n))
     solve_fn = functools.partial(solve_many, law_name="transfer", capped=False, restarts=4)
     batch = (params, np.full(n, budget), np.ones((n, k)), np.zeros((n, k)), np.ones((n, k)), keys)
@@ -93,14 +106,22 @@ def main():
     parser.add_argument("--skip-k64", action="store_true")
     parser.add_argument("--max-batch", type=int, default=10000)
     args = parser.parse_args()
-    print(f"jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s), "
-          f"{os.cpu_count()} CPUs, float64\n")
+    print(
+        f"jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s), "
+        f"{os.cpu_count()} CPUs, float64\n"
+    )
 
     amounts, losses = resamples(3, max(args.jax, args.scipy))
     budget = 150.0
     print("### Bootstrap refit + re-optimize, K = 3, 13 pilot runs, 0.2% noise\n")
-    row("implementation", "resamples", "wall s (all, compile included)", "compile s",
-        "ms / resample", "resamples / s")
+    row(
+        "implementation",
+        "resamples",
+        "wall s (all, compile included)",
+        "compile s",
+        "ms / resample",
+        "resamples / s",
+    )
     row("---", "---", "---", "---", "---", "---")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -108,8 +129,14 @@ def main():
         scipy_study(amounts, losses[: args.scipy], budget)
         t_scipy = time.perf_counter() - t
     per_scipy = t_scipy / args.scipy
-    row("reference procedure, scipy (trust-constr + SLSQP)", args.scipy, f"{t_scipy:.1f}", "-",
-        f"{1e3 * per_scipy:.1f}", f"{1 / per_scipy:.3f}")
+    row(
+        "reference procedure, scipy (trust-constr + SLSQP)",
+        args.scipy,
+        f"{t_scipy:.1f}",
+        "-",
+        f"{1e3 * per_scipy:.1f}",
+        f"{1 / per_scipy:.3f}",
+    )
     t = time.perf_counter()
     jax_study(amounts, losses[:1], budget, None)  # compile (batch of one chunk shape below)
     t_first = time.perf_counter() - t
@@ -122,13 +149,27 @@ def main():
     t_warm = time.perf_counter() - t
     compile_s = t_jax_run - t_warm
     per_jax = t_jax_run / args.jax
-    row("jaxmix joint fit + solver, one batched call", args.jax, f"{t_jax_run:.1f}",
-        f"{compile_s:.1f}", f"{1e3 * per_jax:.2f}", f"{1 / per_jax:.1f}")
-    row("jaxmix, warm (compiled)", args.jax, f"{t_warm:.1f}", "0", f"{1e3 * t_warm / args.jax:.2f}",
-        f"{args.jax / t_warm:.1f}")
-    print(f"\nthroughput ratio jaxmix / scipy reference: {per_scipy / per_jax:.0f}x compile "
-          f"included, {per_scipy / (t_warm / args.jax):.0f}x warm (first call of a batch of one: "
-          f"{t_first:.1f} s)\n")
+    row(
+        "jaxmix joint fit + solver, one batched call",
+        args.jax,
+        f"{t_jax_run:.1f}",
+        f"{compile_s:.1f}",
+        f"{1e3 * per_jax:.2f}",
+        f"{1 / per_jax:.1f}",
+    )
+    row(
+        "jaxmix, warm (compiled)",
+        args.jax,
+        f"{t_warm:.1f}",
+        "0",
+        f"{1e3 * t_warm / args.jax:.2f}",
+        f"{args.jax / t_warm:.1f}",
+    )
+    print(
+        f"\nthroughput ratio jaxmix / scipy reference: {per_scipy / per_jax:.0f}x compile "
+        f"included, {per_scipy / (t_warm / args.jax):.0f}x warm (first call of a batch of one: "
+        f"{t_first:.1f} s)\n"
+    )
 
     print("### Throughput as the batch grows (solver only, K = 3, warm)\n")
     row("batch", "wall ms", "problems / s")

@@ -32,7 +32,8 @@ class JointFit(NamedTuple):
       status: ``[K]`` int32 solver status of the chosen restart.
       restart_objective: ``[S, K]`` final objective of every polished start.
       restart_status: ``[S, K]`` status of every polished start.
-      identifiability: :class:`Identifiability` at the fitted parameters.
+      identifiability: :class:`Identifiability` at the fitted parameters (None when the
+        fit was called with ``diagnose=False``, as batched bootstrap refits are).
     """
 
     params: object
@@ -78,7 +79,9 @@ def domain_curvature(law, amounts, losses, weights, delta, prior, i):
     return curvature
 
 
-@functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
+@functools.partial(
+    jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps", "diagnose")
+)
 def joint_fit_arrays(
     amounts,
     losses,
@@ -91,6 +94,7 @@ def joint_fit_arrays(
     strategy: str = "screen",
     polish: int = 4,
     max_steps: int = 300,
+    diagnose: bool = True,
 ) -> JointFit:
     """Fit a law to ``losses [R, K]`` observed (``mask [R, K]``) at ``amounts [R, K]``.
 
@@ -152,7 +156,7 @@ def joint_fit_arrays(
     best = jnp.argmin(obj, axis=0)  # [K]
     pick = lambda x: jnp.take_along_axis(x, best[None], axis=0)[0]  # noqa: E731
     params = jax.tree.map(pick, res.params)
-    ident = identifiability(law, params, scaled, losses, mask)
+    ident = identifiability(law, params, scaled, losses, mask) if diagnose else None
     return JointFit(
         params=law.unscale(params, log_s),
         objective=pick(res.value),
@@ -163,8 +167,22 @@ def joint_fit_arrays(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps"))
-def fit_many(amounts, losses, weights, delta, prior, *, law_name, strategy, polish, max_steps=300):
+@functools.partial(
+    jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps", "diagnose")
+)
+def fit_many(
+    amounts,
+    losses,
+    weights,
+    delta,
+    prior,
+    *,
+    law_name,
+    strategy,
+    polish,
+    max_steps=300,
+    diagnose=True,
+):
     """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
     and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
 
@@ -179,6 +197,7 @@ def fit_many(amounts, losses, weights, delta, prior, *, law_name, strategy, poli
             strategy=strategy,
             polish=polish,
             max_steps=max_steps,
+            diagnose=diagnose,
         )
 
     return jax.vmap(one)(losses, weights)

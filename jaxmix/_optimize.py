@@ -189,6 +189,31 @@ def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray
     return out
 
 
+def importance_weights(fit: FitResult, importance) -> np.ndarray:
+    """``[K]`` objective weights from ``{domain: weight}`` (default 1), checked."""
+    imp = _per_domain(fit, importance, "--importance", 1.0)
+    if np.any(imp < 0) or not np.any(imp > 0):
+        raise InputError("--importance: weights must be >= 0 and not all zero")
+    return imp
+
+
+def needs_caps(lower, upper) -> bool:
+    """Whether any upper bound ``[..., K]`` binds below what the softmax map can reach."""
+    lower, upper = np.asarray(lower), np.asarray(upper)
+    return bool(np.any(upper < lower + (1.0 - lower.sum(axis=-1, keepdims=True)) - 1e-12))
+
+
+def select(sol: Solution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, predicted, use_exact) of the lower-objective solver per problem; works on
+    one :class:`Solution` or a batch of them (leading axes)."""
+    exact = np.asarray(sol.exact_objective)
+    use_exact = np.isfinite(exact) & (exact <= np.asarray(sol.objective))
+    pick = lambda a, b: np.where(use_exact[..., None], a, b)  # noqa: E731
+    weights = pick(np.asarray(sol.exact_weights), np.asarray(sol.weights))
+    predicted = pick(np.asarray(sol.exact_predicted), np.asarray(sol.predicted))
+    return weights.astype(float), predicted.astype(float), use_exact
+
+
 def constraints(
     fit: FitResult,
     budget: float,
@@ -287,13 +312,11 @@ def optimize(
         raise InputError(f"budget must be a number, got {budget!r}") from None
     if not (np.isfinite(budget) and budget > 0):
         raise InputError(f"budget must be a positive number, got {budget}")
-    imp = _per_domain(fit, importance, "--importance", 1.0)
-    if np.any(imp < 0) or not np.any(imp > 0):
-        raise InputError("--importance: weights must be >= 0 and not all zero")
+    imp = importance_weights(fit, importance)
     lower, upper = constraints(fit, budget, min_weight, max_weight, fix, available, max_epochs)
     if restarts < 1:
         raise InputError(f"restarts must be >= 1, got {restarts}")
-    capped = bool(np.any(upper < lower + (1.0 - lower.sum()) - 1e-12))
+    capped = needs_caps(lower, upper)
     dt = jnp.result_type(float)
     params = jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params)
     sol = _aot.call(
@@ -310,9 +333,9 @@ def optimize(
         restarts=restarts,
     )
     w_grad = np.asarray(sol.weights, dtype=float)
+    weights, predicted, _ = select(sol)
     warnings = []
     certificate = None
-    use_exact = False
     if law.separable:
         w_exact = np.asarray(sol.exact_weights, dtype=float)
         gap = float(sol.objective - sol.exact_objective)
@@ -322,18 +345,15 @@ def optimize(
             "gap": gap,
             "max_weight_diff": float(np.max(np.abs(w_grad - w_exact))),
         }
-        use_exact = float(sol.exact_objective) <= float(sol.objective)
         if certificate["max_weight_diff"] > 1e-4:
             warnings.append(
                 f"the gradient solver and the exact solver differ by "
                 f"{certificate['max_weight_diff']:.2g} in weight (objective gap {gap:.2g}); "
                 "reporting the mixture with the lower objective"
             )
-    weights = w_exact if use_exact else w_grad
     status = np.asarray(sol.restart_status)
     if not np.isfinite(float(sol.objective)):
         warnings.append("every restart of the gradient solver ended non-finite")
-    predicted = np.asarray(sol.exact_predicted if use_exact else sol.predicted, dtype=float)
     uniform_pred = np.asarray(sol.uniform_predicted, dtype=float)
     if fit.amount_range is not None:
         top = np.asarray(fit.amount_range)[:, 1]

@@ -18,7 +18,15 @@ from jaxmix._fit import fit_joint
 from jaxmix._fitresult import FitResult
 from jaxmix._joint import fit_many
 from jaxmix._laws import get_law
-from jaxmix._optimize import _per_domain, constraints, optimize, solve
+from jaxmix._optimize import (
+    _per_domain,
+    constraints,
+    importance_weights,
+    needs_caps,
+    optimize,
+    select,
+    solve,
+)
 from jaxmix._pilots import PilotTable
 from jaxmix._status import InputError
 
@@ -67,7 +75,7 @@ def _batched_solve(
 ):
     """Solve B problems; ``fit.params`` leaves are ``[K]`` (shared) or ``[B, K]`` (batched)."""
     b, k = importances.shape
-    capped = bool(np.any(uppers < lowers + (1 - lowers.sum(axis=1, keepdims=True)) - 1e-12))
+    capped = needs_caps(lowers, uppers)
     dt = _dtype()
     params = jax.tree.map(
         lambda x: np.asarray(x, dt) if batched else np.broadcast_to(np.asarray(x, dt), (b, k)),
@@ -84,10 +92,8 @@ def _batched_solve(
     )
     fn = functools.partial(solve_many, law_name=fit.law, capped=capped, restarts=restarts)
     sol = map_batched(lambda x: fn(*x), batch, chunk=chunk, progress=progress)
+    weights, predicted, _ = select(sol)
     exact_ok = np.isfinite(sol.exact_objective)
-    use_exact = exact_ok & (sol.exact_objective <= sol.objective)
-    weights = np.where(use_exact[:, None], sol.exact_weights, sol.weights)
-    predicted = np.where(use_exact[:, None], sol.exact_predicted, sol.predicted)
     objective = np.sum(importances * predicted, axis=1)
     gap = np.where(exact_ok, sol.objective - sol.exact_objective, np.nan)
     return SweepResult(weights, predicted, objective, gap, sol.restart_status)
@@ -122,9 +128,7 @@ def sweep_budgets(
     budgets = np.asarray(budgets, dtype=float).reshape(-1)
     if budgets.size == 0 or not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise InputError("budgets must be positive numbers")
-    imp = _per_domain(fit, importance, "--importance", 1.0)
-    if np.any(imp < 0) or not np.any(imp > 0):
-        raise InputError("--importance: weights must be >= 0 and not all zero")
+    imp = importance_weights(fit, importance)
     kw = dict(
         min_weight=min_weight,
         max_weight=max_weight,
@@ -234,6 +238,7 @@ def bootstrap(
         law_name=fit0.law,
         strategy="screen",
         polish=4,
+        diagnose=False,  # only the parameters of each replicate are used
     )
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
     batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
