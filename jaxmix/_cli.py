@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_constraints(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
     p.add_argument("--fit-output", help="fit JSON to write")
+    p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html here")
     g = p.add_argument_group("uncertainty (joint fit only)")
     g.add_argument(
         "--bootstrap",
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=11, help="points on the front (default 11)")
     _add_constraints(p)
     p.add_argument("-o", "--output", required=True, help="front JSON to write")
+    _add_report_parser(sub)
     return parser
 
 
@@ -287,6 +289,8 @@ def _cmd_run(args) -> None:
 
     _check_output(args.output)
     _check_output(args.fit_output)
+    if args.report:
+        _check_report_folder(args.report)
     if args.pilots is None:
         args.pilots = example_pilots()
         _say(args, f"pilots: the shipped example {args.pilots}")
@@ -323,6 +327,8 @@ def _cmd_run(args) -> None:
     _say(args, format_fit(result) + "\n\n" + format_mixture(mix))
     if args.bootstrap:
         _say(args, format_intervals(extra, mix.domains))
+    if args.report:
+        _write_report(args, table, result, mix, extra if args.bootstrap else None)
 
 
 def _progress(args):
@@ -418,7 +424,154 @@ def _cmd_pareto(args) -> None:
     _say(args, format_sweep(result.domains, f"t ({pair[0]} importance 2t)", t.tolist(), res))
 
 
+# --- jaxmix report, and run --report -------------------------------------------------------
+
+
+def _add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="PNG plots and one HTML page of a fit and its mixture")
+    p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
+    p.add_argument("--fit", help="fit JSON to use instead of fitting the pilots")
+    p.add_argument(
+        "--mixture",
+        help="mixture JSON (from optimize/run): its budget, bounds, importance and any "
+        "bootstrap intervals are used",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        help="total amount N (default: the mixture's, or 5x the base pilot run)",
+    )
+    p.add_argument("--budgets", help="budgets of the sweep plot (default 1/100x to 100x)")
+    p.add_argument("--between", help="two domains of the Pareto plot (default the first two)")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        metavar="B",
+        help="bootstrap resamples for the interval plot (default 64; 0: none)",
+    )
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    _add_fit_options(p)
+    _add_constraints(p)
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
+
+
+def _check_report_folder(folder) -> None:
+    from jaxmix._plots import pyplot
+    from jaxmix._status import InputError
+
+    pyplot()  # matplotlib missing: one line, exit 2, before any work
+    path = Path(folder)
+    if not path.resolve().parent.is_dir():
+        raise InputError(f"folder {str(path.resolve().parent)!r} does not exist", folder)
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a folder", folder)
+
+
+def _write_report(args, table, fit, mix, study, budgets=None, pair=None, bootstrap=None):
+    from jaxmix._report import BOOTSTRAP_DEFAULT, build_report, write_report
+
+    kw = _optimize_kwargs(args)
+    if bootstrap is None:
+        bootstrap = BOOTSTRAP_DEFAULT
+    inputs = {"pilots": str(args.pilots) if args.pilots else "", "budget": f"{mix.budget:g}"}
+    for key in ("fit", "mixture"):
+        if getattr(args, key, None):
+            inputs[key] = getattr(args, key)
+    progress = _progress(args)
+    files = build_report(
+        fit,
+        mix,
+        table,
+        study=study,
+        budgets=budgets,
+        pair=pair,
+        bootstrap=bootstrap,
+        level=args.level,
+        seed=args.seed,
+        optimize_kw=kw,
+        progress=progress,
+        inputs={k: v for k, v in inputs.items() if v},
+    )
+    write_report(files, args.report)
+    _say(args, f"report: {len(files)} files in {args.report} (open index.html)")
+
+
+def _mixture_settings(args) -> tuple[dict, dict | None]:
+    """Budget, bounds and importance from ``--mixture`` (flags win), and its bootstrap."""
+    import json
+
+    from jaxmix._status import InputError
+
+    try:
+        data = json.loads(Path(args.mixture).read_text(encoding="utf-8-sig"))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", args.mixture) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not a JSON mixture file ({err})", args.mixture) from None
+    if not isinstance(data, dict) or not isinstance(data.get("budget"), (int, float)):
+        raise InputError("not a mixture file (no numeric 'budget')", args.mixture, None, "budget")
+    bounds = data.get("bounds") or {}
+    if args.budget is None:
+        args.budget = float(data["budget"])
+    for flag, values in (
+        ("min_weight", bounds.get("min")),
+        ("max_weight", bounds.get("max")),
+        ("importance", data.get("importance")),
+    ):
+        if getattr(args, flag) is None and isinstance(values, dict):
+            setattr(args, flag, [(d, str(v)) for d, v in values.items()])
+    study = data if "weights_interval" in data and "bootstrap" in data else None
+    return data, study
+
+
+def _cmd_report(args) -> None:
+    from jaxmix._examples import example_pilots
+    from jaxmix._files import read_fit
+    from jaxmix._optimize import optimize
+    from jaxmix._pilots import read_pilots
+    from jaxmix._status import InputError
+
+    args.report = args.output
+    _check_report_folder(args.output)
+    study = None
+    if args.mixture:
+        _, study = _mixture_settings(args)
+    if args.pilots is None and args.fit is None:
+        args.pilots = example_pilots()
+        _say(args, f"pilots: the shipped example {args.pilots}")
+    table = None
+    if args.fit:
+        result = read_fit(args.fit)
+        table = read_pilots(args.pilots) if args.pilots else None
+    else:
+        table, result = _fit(args)
+    budget = args.budget
+    if budget is None:
+        if table is None:
+            raise InputError("--budget is needed (or --mixture, or the pilots)")
+        from jaxmix._fit import base_amounts
+
+        budget = 5.0 * float(base_amounts(table).sum())
+        _say(args, f"budget: {budget:g} (5x the base pilot run; set it with --budget)")
+    pair = None
+    if args.between:
+        pair = tuple(x.strip() for x in args.between.split(","))
+        if len(pair) != 2 or pair[0] == pair[1]:
+            raise InputError(f"--between expects two domains a,b, got {args.between!r}")
+        for d in pair:
+            if d not in result.domains:
+                raise InputError(
+                    f"--between: unknown domain {d!r} (domains: {', '.join(result.domains)})"
+                )
+    budgets = _budget_list(args.budgets) if args.budgets else None
+    mix = optimize(result, budget, **_optimize_kwargs(args))
+    _warn(args, result.warnings + mix.warnings)
+    _write_report(args, table, result, mix, study, budgets, pair, args.bootstrap)
+
+
 COMMANDS = {
+    "report": _cmd_report,
     "plan": _cmd_plan,
     "fit": _cmd_fit,
     "optimize": _cmd_optimize,
