@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_constraints(p)
     p.add_argument("-o", "--output", required=True, help="front JSON to write")
     _add_report_parser(sub)
+    _add_import_parser(sub)
     return parser
 
 
@@ -570,7 +571,64 @@ def _cmd_report(args) -> None:
     _write_report(args, table, result, mix, study, budgets, pair, args.bootstrap)
 
 
+# --- jaxmix import trainer-state | wandb --------------------------------------------------
+
+
+def _add_import_parser(sub) -> None:
+    p = sub.add_parser("import", help="pilot table from Trainer logs or a W&B export")
+    src = p.add_subparsers(dest="source", required=True, parser_class=_Parser)
+    q = src.add_parser(
+        "trainer-state",
+        help="a folder of Hugging Face Trainer runs (one sub-folder per run)",
+        description="Best (min) eval_<domain>_loss of each run's trainer_state.json; "
+        "eval_loss gives loss:total.",
+    )
+    q.add_argument("folder", help="folder with one sub-folder per manifest run")
+    r = src.add_parser(
+        "wandb",
+        help="a W&B runs-table CSV export",
+        description="Columns eval/<domain>_loss or eval_<domain>_loss give loss:<domain> "
+        "(eval/loss, eval_loss: loss:total), or map them with --loss-column.",
+    )
+    r.add_argument("export", help="the CSV exported from the W&B runs table")
+    r.add_argument("--run-column", default="Name", help="column of run names (default Name)")
+    r.add_argument(
+        "--loss-column",
+        action="append",
+        type=_pairs("--loss-column"),
+        metavar="D=COLUMN",
+        help="read loss:D from COLUMN (repeatable; replaces the naming rule)",
+    )
+    for x in (q, r):
+        x.add_argument(
+            "--manifest", required=True, help="CSV of amounts: run,n:<domain>,... (seed)"
+        )
+        x.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) to write")
+
+
+def _cmd_import(args) -> None:
+    import numpy as np
+
+    from jaxmix._importers import import_trainer_state, import_wandb
+    from jaxmix._pilots import write_pilots
+
+    _check_output(args.output)
+    if args.source == "trainer-state":
+        table = import_trainer_state(args.folder, args.manifest)
+    else:
+        columns = dict(args.loss_column) if args.loss_column else None
+        table = import_wandb(args.export, args.manifest, args.run_column, columns)
+    write_pilots(table, args.output)
+    missing = sum(int(np.isnan(v).sum()) for v in table.losses.values())
+    _say(
+        args,
+        f"wrote {len(table.runs)} pilot runs ({', '.join('loss:' + n for n in table.losses)}; "
+        f"{missing} empty cells) to {args.output}",
+    )
+
+
 COMMANDS = {
+    "import": _cmd_import,
     "report": _cmd_report,
     "plan": _cmd_plan,
     "fit": _cmd_fit,

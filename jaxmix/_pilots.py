@@ -210,7 +210,7 @@ def read_pilots(path) -> PilotTable:
 
 
 def _format_amount(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.10g}"
+    return str(int(x)) if float(x).is_integer() else repr(float(x))  # exact round trip
 
 
 def pilots_to_csv(table: PilotTable) -> str:
