@@ -11,7 +11,7 @@ import numpy as np
 from jaxmix import __version__
 from jaxmix._atomic import write_atomic
 from jaxmix._fitresult import FitResult, from_params
-from jaxmix._laws import available_laws, get_law
+from jaxmix._laws import available_laws, get_law, row_names
 from jaxmix._optimize import Mixture
 from jaxmix._status import InputError
 
@@ -94,11 +94,11 @@ def fit_from_dict(data, path=None) -> FitResult:
         if d not in domains:
             raise InputError(f"domain {d!r} is not in 'domains'", path, None, f"params.{d}")
     values = {}
-    for d in domains:
+    for i, d in enumerate(domains):
         if not isinstance(params[d], dict):
             raise InputError("expected an object of parameters", path, None, f"params.{d}")
         row = {}
-        for name in spec.param_names:
+        for name in row_names(spec, domains, i):
             v = params[d].get(name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(

@@ -10,8 +10,8 @@ from jaxmix import _aot
 from jaxmix._extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix._fitresult import FitResult, predict
 from jaxmix._identify import describe, identifiability_by_name
-from jaxmix._joint import STRATEGIES, fit_many
-from jaxmix._laws import get_law
+from jaxmix._joint import STRATEGIES, fit_many, log_scale
+from jaxmix._laws import get_law, row_names
 from jaxmix._pilots import PilotTable
 from jaxmix._reference import reference_fit_arrays
 from jaxmix._status import InputError, Status
@@ -140,6 +140,7 @@ def fit_joint(
         raise InputError(f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGIES)})")
     _check_amounts(table)
     y = table.domain_losses()
+    need = len(row_names(spec, table.domains, 0))  # parameters per domain
     for i, d in enumerate(table.domains):
         if d not in table.losses:
             raise InputError(
@@ -148,18 +149,14 @@ def fit_joint(
                 table.path,
                 1,
             )
-        _check_losses(table, y[:, i], f"loss:{d}", len(spec.param_names))
+        _check_losses(table, y[:, i], f"loss:{d}", need)
     mask = np.isfinite(y)
     dt = _dtype()
     # The full fit and the hold-out refit (without each domain's largest pilots) run as one
     # batched call: a vmapped pair costs little more than one fit.
     held = holdout_rows(table)
     train = mask & ~held[:, None]
-    holdout = (
-        check_extrapolation
-        and held.any()
-        and bool(np.all(train.sum(axis=0) >= len(spec.param_names)))
-    )
+    holdout = check_extrapolation and held.any() and bool(np.all(train.sum(axis=0) >= need))
     masks = np.stack([mask, train] if holdout else [mask]).astype(dt)
     both = _aot.call(
         fit_many,
@@ -175,7 +172,7 @@ def fit_joint(
     )
     both = jax.device_get(both)  # numpy from here on: no small eager JAX ops
     out = jax.tree.map(lambda x: x[0], both)
-    report, ident_warn = describe(out.identifiability, type(out.params)._fields, table.domains)
+    report, ident_warn = describe(out.identifiability, out.params, table.domains)
     result = FitResult(
         law=law,
         domains=table.domains,
@@ -256,6 +253,14 @@ def fit_reference(
     runs on ``amounts / unit``: keep the authors' millions of tokens with ``unit=1e6`` for a
     table in tokens. Parameters are returned for the table's own unit."""
     spec = get_law("transfer")
+    if np.any(table.amounts <= 0):
+        r, j = np.argwhere(table.amounts <= 0)[0]
+        raise InputError(
+            "the reference procedure needs every amount > 0 (it takes logs); use --method joint",
+            table.path,
+            table.rows[r] if table.rows else None,
+            f"n:{table.domains[j]}",
+        )
     base = base_amounts(table)
     k = len(table.domains)
     if target is None:
@@ -301,10 +306,10 @@ def fit_reference(
         jnp.asarray(table.amounts, dt),
         jnp.asarray(np.where(mask, y, 1.0), dt),
         jnp.asarray(mask),
-        jnp.asarray(np.mean(np.log(table.amounts)), dt),
+        jnp.asarray(float(log_scale(jnp.asarray(table.amounts))), dt),
         law_name=spec.name,
     )
-    report, ident_warn = describe(ident, type(out.params)._fields, table.domains)
+    report, ident_warn = describe(ident, out.params, table.domains)
     dropped = np.asarray(out.dropped_terms)
     warnings = monotonicity_warnings(table, np.where(mask, y, np.nan), base)
     warnings += [
@@ -341,6 +346,7 @@ def fit(
     prior: float = 0.0,
     reference_unit: float = 1.0,
     check_extrapolation: bool = False,
+    law: str = "transfer",
 ) -> FitResult:
     """Fit the loss model to a pilot table.
 
@@ -356,6 +362,8 @@ def fit(
       reference_unit: amounts are divided by it for the reference procedure only.
       check_extrapolation: joint fit only: refit without each domain's largest pilots and
         report (and warn about) the error of predicting them.
+      law: the law family of the joint fit (:func:`available_laws`); the reference
+        procedure is defined for ``transfer`` only.
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> result = fit(read_pilots(example_pilots("llama32_3b")))
@@ -375,12 +383,15 @@ def fit(
             )
         result = fit_joint(
             table,
+            law=law,
             strategy=strategy,
             delta=delta,
             prior=prior,
             check_extrapolation=check_extrapolation,
         )
     else:
+        if law != "transfer":
+            raise InputError(f"the reference procedure fits the transfer law, not {law!r}")
         result = fit_reference(table, target, delta=delta, unit=reference_unit)
     if note:
         result = result._replace(warnings=(note,) + result.warnings)

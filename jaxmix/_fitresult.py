@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix._laws import get_law
+from jaxmix._laws import get_law, natural_columns, natural_rows
 
 
 class FitResult(NamedTuple):
@@ -46,10 +46,7 @@ class FitResult(NamedTuple):
     def natural(self) -> dict:
         """``{domain: {param: float}}`` in the law's natural parameters."""
         values = jax.device_get(_natural(self.params, law_name=self.law))
-        names = get_law(self.law).param_names
-        return {
-            d: {name: float(values[name][i]) for name in names} for i, d in enumerate(self.domains)
-        }
+        return natural_rows(get_law(self.law), values, self.domains)
 
 
 @functools.partial(jax.jit, static_argnames="law_name")
@@ -72,7 +69,7 @@ def from_params(params: dict, law: str = "transfer", domains=None) -> FitResult:
     """
     spec = get_law(law)
     domains = tuple(domains) if domains is not None else tuple(params)
-    cols = {name: [float(params[d][name]) for d in domains] for name in spec.param_names}
+    cols = natural_columns(spec, params, domains)
     return FitResult(law=law, domains=domains, params=spec.from_natural(cols))
 
 

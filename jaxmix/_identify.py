@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix._laws import flat_field_names
+
 UNIDENTIFIED_RTOL = 1e-6  # relative singular value below which a direction is invisible
 WEAK_STD = 0.5  # standard error (unconstrained units) above which a direction is weak
 
@@ -81,12 +83,14 @@ def identifiability_by_name(
     return identifiability(law, scaled, amounts / jnp.exp(log_scale), losses, mask)
 
 
-def describe(ident: Identifiability, names: tuple, domains: tuple) -> tuple[dict, list]:
-    """JSON-ready report and warning lines from an :class:`Identifiability`."""
+def describe(ident: Identifiability, params, domains: tuple) -> tuple[dict, list]:
+    """JSON-ready report and warning lines from an :class:`Identifiability` of ``params``
+    (whose unconstrained entry names label the directions)."""
     s, vt = np.asarray(ident.singular_values), np.asarray(ident.directions)
     sigma = np.asarray(ident.sigma)
     report, warnings = {}, []
     for i, d in enumerate(domains):
+        names = flat_field_names(params, domains, i)
         dirs = []
         for j in range(s.shape[1]):
             rel = s[i, j] / s[i, 0] if s[i, 0] > 0 else 0.0

@@ -79,6 +79,19 @@ def domain_curvature(law, amounts, losses, weights, delta, prior, i):
     return curvature
 
 
+def _take(x, idx):
+    """``x [G, K, ...]`` at rows ``idx [S, K]`` per domain (per-source leaves included)."""
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
+
+
+def log_scale(amounts):
+    """``[]`` log of the geometric mean of the positive entries of ``amounts`` (the unit
+    fits are normalized by; zero amounts, a domain left out of a run, are skipped)."""
+    pos = amounts > 0
+    logs = jnp.log(jnp.where(pos, amounts, 1.0))
+    return jnp.sum(jnp.where(pos, logs, 0.0)) / jnp.maximum(jnp.sum(pos), 1)
+
+
 @functools.partial(
     jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps", "diagnose")
 )
@@ -119,7 +132,7 @@ def joint_fit_arrays(
     law = get_law(law_name)
     weights = jnp.asarray(mask, amounts.dtype)
     mask = weights > 0
-    log_s = jnp.mean(jnp.log(amounts))
+    log_s = log_scale(amounts)
     scaled = amounts / jnp.exp(log_s)
     k = amounts.shape[1]
     grid = law.init_grid(scaled, losses, weights)  # leaves [G, K]
@@ -137,7 +150,7 @@ def joint_fit_arrays(
         scores = jax.vmap(score)(grid)  # [G, K]
         scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)
         order = jnp.argsort(scores, axis=0)[:polish]  # [S, K]
-        starts = jax.tree.map(lambda g: jnp.take_along_axis(g, order, axis=0), grid)
+        starts = jax.tree.map(lambda g: _take(g, order), grid)
     else:
         starts = grid
 
@@ -154,7 +167,7 @@ def joint_fit_arrays(
         res = jax.vmap(solve)(starts)
     obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)  # [S, K]
     best = jnp.argmin(obj, axis=0)  # [K]
-    pick = lambda x: jnp.take_along_axis(x, best[None], axis=0)[0]  # noqa: E731
+    pick = lambda x: _take(x, best[None])[0]  # noqa: E731
     params = jax.tree.map(pick, res.params)
     ident = identifiability(law, params, scaled, losses, mask) if diagnose else None
     return JointFit(

@@ -37,7 +37,10 @@ class Law(NamedTuple):
       init_grid: ``(amounts [R, K], losses [R, K], weights [R, K]) -> params [G, K]``:
         starting points for a fit on amounts of order one (weights: 0 where unobserved).
       check_natural: ``{name: float} -> str | None``: why one domain's natural values are
-        invalid, or None.
+        invalid, or None (per-source values arrive as ``name:<source>`` keys).
+      per_source: natural names whose values are ``[K, K-1]`` (one per other domain).
+      convex: the predicted objective is convex in the weights, so a small Frank-Wolfe gap
+        certifies the optimizer's answer.
     """
 
     name: str
@@ -52,6 +55,8 @@ class Law(NamedTuple):
     unscale: Callable
     init_grid: Callable
     check_natural: Callable
+    per_source: tuple = ()
+    convex: bool = True
 
 
 _REGISTRY: dict[str, Law] = {}
@@ -63,13 +68,17 @@ def register(law: Law) -> Law:
     return law
 
 
+def _builtins() -> None:
+    from jaxmix import _mixing, _pairwise, _transfer  # noqa: F401  (register themselves)
+
+
 def get_law(name: str) -> Law:
     """Look up a registered law by name.
 
     >>> get_law("transfer").param_names
     ('C', 'k', 'alpha', 'beta', 'E')
     """
-    from jaxmix import _transfer  # noqa: F401  (registers the built-in law)
+    _builtins()
 
     try:
         return _REGISTRY[name]
@@ -79,8 +88,12 @@ def get_law(name: str) -> Law:
 
 
 def available_laws() -> tuple[str, ...]:
-    """Names of the registered law families."""
-    from jaxmix import _transfer  # noqa: F401
+    """Names of the registered law families.
+
+    >>> available_laws()
+    ('mixing_law', 'pairwise', 'transfer')
+    """
+    _builtins()
 
     return tuple(sorted(_REGISTRY))
 
@@ -88,3 +101,57 @@ def available_laws() -> tuple[str, ...]:
 def num_domains(params) -> int:
     """K, the number of domains of a parameter pytree (leading axis of its leaves)."""
     return jax.tree.leaves(params)[0].shape[0]
+
+
+def row_names(law: Law, domains, i: int) -> tuple[str, ...]:
+    """Natural parameter names of domain ``i``, per-source ones expanded.
+
+    >>> row_names(get_law("pairwise"), ("a", "b", "c"), 1)
+    ('C', 'beta', 'E', 'k:a', 'k:c', 'alpha:a', 'alpha:c')
+    """
+    sources = [d for j, d in enumerate(domains) if j != i]
+    out = [n for n in law.param_names if n not in law.per_source]
+    for n in law.per_source:
+        out += [f"{n}:{s}" for s in sources]
+    return tuple(out)
+
+
+def flat_field_names(params, domains, i: int) -> tuple[str, ...]:
+    """Names of row ``i``'s unconstrained entries in ``ravel_pytree`` order (``log_k:b``)."""
+    sources = [d for j, d in enumerate(domains) if j != i]
+    out = []
+    for field, leaf in zip(type(params)._fields, params):
+        out += [field] if leaf.ndim == 1 else [f"{field}:{s}" for s in sources]
+    return tuple(out)
+
+
+def natural_rows(law: Law, values: dict, domains) -> dict:
+    """``{domain: {name: float}}`` from ``to_natural`` arrays (``[K]`` or ``[K, K-1]``)."""
+    out = {}
+    for i, d in enumerate(domains):
+        row = {n: float(values[n][i]) for n in law.param_names if n not in law.per_source}
+        sources = [s for j, s in enumerate(domains) if j != i]
+        for n in law.per_source:
+            row.update({f"{n}:{s}": float(v) for s, v in zip(sources, values[n][i])})
+        out[d] = row
+    return out
+
+
+def natural_columns(law: Law, rows: dict, domains) -> dict:
+    """Inverse of :func:`natural_rows`: ``{name: [K] or [K][K-1] lists}``."""
+    cols = {
+        n: [float(rows[d][n]) for d in domains] for n in law.param_names if n not in law.per_source
+    }
+    for n in law.per_source:
+        cols[n] = [[float(rows[d][f"{n}:{s}"]) for s in domains if s != d] for d in domains]
+    return cols
+
+
+def sources(k: int, i):
+    """``[K-1]`` indices of the domains other than ``i`` (``i`` may be traced).
+
+    >>> sources(4, 1).tolist()
+    [0, 2, 3]
+    """
+    j = jax.numpy.arange(k - 1)
+    return j + (j >= i)

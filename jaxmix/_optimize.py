@@ -17,14 +17,16 @@ import numpy as np
 import optax
 
 from jaxmix import _aot
-from jaxmix._exact import solve_exact
+from jaxmix._exact import frank_wolfe_gap, solve_exact
 from jaxmix._fitresult import FitResult
 from jaxmix._laws import get_law
 from jaxmix._newton import minimize
+from jaxmix._repetition import R_STAR, effective_amounts
 from jaxmix._simplex import weights_from_logits
 from jaxmix._status import InputError
 
 BIND_TOL = 1e-7  # a weight this close to a bound binds it
+FW_TOL = 1e-6  # relative Frank-Wolfe gap below which a convex law's optimum is certified
 
 
 class Solution(NamedTuple):
@@ -39,6 +41,8 @@ class Solution(NamedTuple):
       exact_objective: ``[]`` objective at ``exact_weights``.
       predicted, exact_predicted, uniform_predicted: ``[K]`` predicted losses at ``weights``,
         ``exact_weights`` and the uniform mixture.
+      fw_gap: ``[]`` Frank-Wolfe gap at ``weights``: for a convex law a bound on how far
+        their objective is above the optimum.
     """
 
     weights: jax.Array
@@ -51,11 +55,21 @@ class Solution(NamedTuple):
     predicted: jax.Array
     exact_predicted: jax.Array
     uniform_predicted: jax.Array
+    fw_gap: jax.Array
 
 
-def objective_terms(law, params, budget, importance):
+def predictor(law, params, budget, unique=None, r_star=None):
+    """``[K] -> [K]`` predicted losses at a weight vector; with ``unique [K]`` the amounts
+    ``w * budget`` count as repetition-aware effective data (see ``_repetition.py``)."""
+    if unique is None:
+        return lambda w: law.predict_weights(params, w, budget)
+    return lambda w: law.predict_amounts(params, effective_amounts(w * budget, unique, r_star))
+
+
+def objective_terms(law, params, budget, importance, unique=None, r_star=None):
     """``[K] -> [K]`` importance-weighted predicted losses at a weight vector."""
-    return lambda w: importance * law.predict_weights(params, w, budget)
+    predict = predictor(law, params, budget, unique, r_star)
+    return lambda w: importance * predict(w)
 
 
 @functools.partial(
@@ -68,6 +82,8 @@ def solve(
     lower,
     upper,
     key,
+    unique=None,
+    r_star=None,
     *,
     law_name: str = "transfer",
     capped: bool = False,
@@ -84,6 +100,8 @@ def solve(
       lower, upper: ``[K]`` bounds, ``sum(lower) <= 1 <= sum(upper)``.
       key: PRNG key (typed or raw ``uint32[2]``) of the random restarts; restart 0
         starts from uniform logits.
+      unique, r_star: optional ``[K]`` unique data per domain and ``[]`` R*: repeated data
+        counts as effective data (the objective is then not separable).
       law_name, capped, restarts, screen_steps, max_steps: static; ``capped`` must be True
         when an upper bound is below ``lower + (1 - sum(lower))``.
 
@@ -97,7 +115,7 @@ def solve(
     law = get_law(law_name)
     k = lower.shape[0]
     dtype = lower.dtype
-    terms = objective_terms(law, params, budget, importance)
+    terms = objective_terms(law, params, budget, importance, unique, r_star)
 
     def f(z):
         return jnp.sum(terms(weights_from_logits(z, lower, upper, capped)))
@@ -122,13 +140,13 @@ def solve(
     w_all = jax.vmap(lambda z: weights_from_logits(z, lower, upper, capped))(res.params)
     obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
     best = jnp.argmin(obj)
-    if law.separable:
+    if law.separable and unique is None:
         w_exact, _ = solve_exact(terms, lower, upper)
         f_exact = jnp.sum(terms(w_exact))
     else:
         w_exact = jnp.full((k,), jnp.nan, dtype)
         f_exact = jnp.asarray(jnp.nan, dtype)
-    predict = lambda w: law.predict_weights(params, w, budget)  # noqa: E731
+    predict = predictor(law, params, budget, unique, r_star)
     return Solution(
         w_all[best],
         res.value[best],
@@ -140,6 +158,7 @@ def solve(
         predict(w_all[best]),
         predict(w_exact),
         predict(jnp.full((k,), 1.0 / k, dtype)),
+        frank_wolfe_gap(terms, w_all[best], lower, upper),
     )
 
 
@@ -221,9 +240,10 @@ def constraints(
     max_weight=None,
     fix=None,
     available=None,
-    max_epochs: float = 1.0,
+    max_epochs: float | None = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``[K]`` lower and upper weight bounds from per-domain dicts; checks feasibility."""
+    max_epochs = 1.0 if max_epochs is None else max_epochs
     lower = _per_domain(fit, min_weight, "--min-weight", 0.0)
     upper = _per_domain(fit, max_weight, "--max-weight", 1.0)
     for flag, arr in (("--min-weight", lower), ("--max-weight", upper)):
@@ -260,6 +280,28 @@ def constraints(
     return lower, np.minimum(upper, 1.0)
 
 
+def unique_amounts(fit: FitResult, available, r_star: float) -> np.ndarray:
+    """``[K]`` unique data per domain for repetition-aware optimization (inf if not given)."""
+    if not available:
+        raise InputError("repetition needs --available domain=amount (unique data per domain)")
+    if not (np.isfinite(r_star) and r_star > 0):
+        raise InputError(f"--r-star must be > 0, got {r_star}")
+    unique = _per_domain(fit, available, "--available", np.inf)
+    if np.any(unique <= 0):
+        raise InputError("--available: amounts must be > 0")
+    return unique
+
+
+def repetition_notes(domains, amounts, unique, r_star) -> list[str]:
+    """One line per domain the mixture repeats: epochs and what the repeats are worth."""
+    worth = np.asarray(effective_amounts(jnp.asarray(amounts), jnp.asarray(unique), r_star))
+    return [
+        f"{d}: {a / u:.3g} epochs over its unique data, worth {w / u:.3g} epochs of fresh data"
+        for d, a, u, w in zip(domains, amounts, unique, worth)
+        if np.isfinite(u) and a > u * (1 + 1e-9)
+    ]
+
+
 def _binding(weights, lower, upper) -> tuple:
     out = []
     for w, lo, hi in zip(weights, lower, upper):
@@ -282,9 +324,11 @@ def optimize(
     max_weight=None,
     fix=None,
     available=None,
-    max_epochs: float = 1.0,
+    max_epochs: float | None = None,
     restarts: int = 8,
     seed: int = 0,
+    repetition: bool = False,
+    r_star: float = R_STAR,
 ) -> Mixture:
     """The mixture of ``budget`` (pilot units) minimizing the predicted objective.
 
@@ -294,9 +338,12 @@ def optimize(
       importance: ``{domain: weight}`` of each loss in the objective (default 1 each; one
         non-zero domain gives the domain-specific optimum).
       min_weight, max_weight, fix: ``{domain: weight}`` bounds.
-      available: ``{domain: amount}`` of data that exists; with ``max_epochs`` it caps
-        ``w_i * budget <= max_epochs * available_i``.
+      available: ``{domain: amount}`` of data that exists; with ``max_epochs`` (default 1)
+        it caps ``w_i * budget <= max_epochs * available_i``.
       restarts, seed: random restarts of the gradient solver.
+      repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
+        beyond it count as repetition-aware effective data (``_repetition.py``) instead of
+        being capped (unless ``max_epochs`` is also given).
 
     >>> from jaxmix import from_params
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
@@ -313,7 +360,12 @@ def optimize(
     if not (np.isfinite(budget) and budget > 0):
         raise InputError(f"budget must be a positive number, got {budget}")
     imp = importance_weights(fit, importance)
-    lower, upper = constraints(fit, budget, min_weight, max_weight, fix, available, max_epochs)
+    unique, caps = None, available
+    if repetition:
+        unique = unique_amounts(fit, available, r_star)
+        caps = available if max_epochs is not None else None
+    epochs = 1.0 if max_epochs is None else max_epochs
+    lower, upper = constraints(fit, budget, min_weight, max_weight, fix, caps, epochs)
     if restarts < 1:
         raise InputError(f"restarts must be >= 1, got {restarts}")
     capped = needs_caps(lower, upper)
@@ -328,6 +380,8 @@ def optimize(
         jnp.asarray(lower, dt),
         jnp.asarray(upper, dt),
         jax.random.PRNGKey(seed),
+        None if unique is None else jnp.asarray(unique, dt),
+        None if unique is None else jnp.asarray(r_star, dt),
         law_name=fit.law,
         capped=capped,
         restarts=restarts,
@@ -335,22 +389,31 @@ def optimize(
     w_grad = np.asarray(sol.weights, dtype=float)
     weights, predicted, _ = select(sol)
     warnings = []
-    certificate = None
-    if law.separable:
+    certificate = {"convex": law.convex, "frank_wolfe_gap": float(sol.fw_gap)}
+    if law.separable and unique is None:
         w_exact = np.asarray(sol.exact_weights, dtype=float)
         gap = float(sol.objective - sol.exact_objective)
-        certificate = {
-            "exact_weights": dict(zip(fit.domains, w_exact.tolist())),
-            "exact_objective": float(sol.exact_objective),
-            "gap": gap,
-            "max_weight_diff": float(np.max(np.abs(w_grad - w_exact))),
-        }
+        certificate.update(
+            {
+                "exact_weights": dict(zip(fit.domains, w_exact.tolist())),
+                "exact_objective": float(sol.exact_objective),
+                "gap": gap,
+                "max_weight_diff": float(np.max(np.abs(w_grad - w_exact))),
+            }
+        )
         if certificate["max_weight_diff"] > 1e-4:
             warnings.append(
                 f"the gradient solver and the exact solver differ by "
                 f"{certificate['max_weight_diff']:.2g} in weight (objective gap {gap:.2g}); "
                 "reporting the mixture with the lower objective"
             )
+    elif law.convex and not float(sol.fw_gap) <= FW_TOL * max(abs(float(sol.objective)), 1.0):
+        warnings.append(
+            f"the optimizer's Frank-Wolfe gap {float(sol.fw_gap):.2g} is not small: the "
+            "mixture may be short of the optimum"
+        )
+    if unique is not None:
+        warnings += repetition_notes(fit.domains, weights * budget, unique, r_star)
     status = np.asarray(sol.restart_status)
     if not np.isfinite(float(sol.objective)):
         warnings.append("every restart of the gradient solver ended non-finite")

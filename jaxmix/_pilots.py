@@ -112,9 +112,11 @@ def _build(header: list, records: list, rows: list, path, parse) -> PilotTable:
     for r, (rec, row) in enumerate(zip(records, rows)):
         for j, d in enumerate(domains):
             value = parse(rec.get(f"n:{d}"), path, row, f"n:{d}", False)
-            if value <= 0:
-                raise InputError(f"amount must be > 0, got {value:g}", path, row, f"n:{d}")
+            if value < 0:
+                raise InputError(f"amount must be >= 0, got {value:g}", path, row, f"n:{d}")
             amounts[r, j] = value
+        if not amounts[r].sum() > 0:
+            raise InputError("every amount of this run is 0", path, row, f"n:{domains[0]}")
         for name in loss_names:
             value = parse(rec.get(f"loss:{name}"), path, row, f"loss:{name}", True)
             if value <= 0:
@@ -183,8 +185,9 @@ def parse_pilots_json(data, path=None) -> PilotTable:
 def read_pilots(path) -> PilotTable:
     """Read and validate a pilot table (CSV, or JSON list of records).
 
-    Columns: ``run`` (optional id), ``n:<domain>`` (amount, > 0), ``loss:<name>`` (measured
-    loss, > 0, empty when not measured), ``seed`` (optional replicate).
+    Columns: ``run`` (optional id), ``n:<domain>`` (amount, >= 0; 0 leaves the domain out),
+    ``loss:<name>`` (measured loss, > 0, empty when not measured), ``seed`` (optional
+    replicate).
 
     >>> from jaxmix import example_pilots
     >>> t = read_pilots(example_pilots("llama32_3b"))

@@ -16,7 +16,7 @@ import numpy as np
 from jaxmix._batch import map_batched
 from jaxmix._fit import fit_joint
 from jaxmix._fitresult import FitResult
-from jaxmix._joint import fit_many
+from jaxmix._joint import fit_many, log_scale
 from jaxmix._laws import get_law
 from jaxmix._optimize import (
     _per_domain,
@@ -246,7 +246,7 @@ def bootstrap(
     law = get_law(fit0.law)
     shift = _flat_perturbation(fit0, rng, n, flat_scale)
     if np.any(shift):
-        log_s = float(np.mean(np.log(table.amounts)))
+        log_s = float(log_scale(jnp.asarray(table.amounts)))
         norm = law.unscale(fits, -log_s)
         leaves = [np.asarray(x) + shift[..., j] for j, x in enumerate(norm)]
         fits = law.unscale(type(fits)(*leaves), log_s)

@@ -22,10 +22,10 @@ def table(header: list, rows: list) -> str:
 
 def format_fit(fit: FitResult) -> str:
     nat = fit.natural()
-    names = list(next(iter(nat.values())))
+    names = list(dict.fromkeys(n for d in fit.domains for n in nat[d]))  # per-source: union
     rows = []
     for i, d in enumerate(fit.domains):
-        row = [d] + [f"{nat[d][n]:.5g}" for n in names]
+        row = [d] + [f"{nat[d][n]:.5g}" if n in nat[d] else "-" for n in names]
         if fit.residuals is not None:
             res = np.asarray(fit.residuals)[:, i]
             row.append(f"{100 * np.sqrt(np.nanmean(res**2)):.3f}%")
@@ -55,12 +55,27 @@ def format_mixture(m: Mixture) -> str:
     header = ["domain", "weight", "amount", "pred loss", "uniform w", "uniform loss", "binds"]
     lines = [f"mixture for budget {m.budget:g}", table(header, rows)]
     if m.certificate:
-        c = m.certificate
-        lines.append(
+        lines.append(certificate_line(m.certificate))
+    return "\n".join(lines)
+
+
+def certificate_line(c: dict) -> str:
+    """One line on how the optimum is certified (exact solver, or Frank-Wolfe gap).
+
+    >>> certificate_line({"convex": True, "frank_wolfe_gap": 1e-12})[:38]
+    'certificate: Frank-Wolfe gap 1.00e-12 '
+    """
+    if "gap" in c:
+        return (
             f"certificate: exact optimum gap {c['gap']:.2e}, "
             f"max weight difference {c['max_weight_diff']:.2e}"
         )
-    return "\n".join(lines)
+    why = (
+        "convex law: the objective is within the gap of the optimum"
+        if c.get("convex")
+        else "the law is not convex: no bound"
+    )
+    return f"certificate: Frank-Wolfe gap {c['frank_wolfe_gap']:.2e} ({why})"
 
 
 def format_sweep(domains, label: str, values, res) -> str:

@@ -131,6 +131,30 @@ _GRID_ALPHA = (0.15, 0.5, 0.85)
 _GRID_BETA = (0.02, 0.06, 0.2, 0.6)
 
 
+def amplitudes(x, losses, mask):
+    """Best positive ``(C, E)`` ``[G, K]`` of ``L = C x + E`` for features ``x [G, R, K]``.
+
+    Weighted least squares (``mask [R, K]``: bool or observation weights), with E kept in
+    ``(0, min L)`` and C refitted through the origin where E was clipped.
+    """
+    w = jnp.asarray(mask, x.dtype)
+    mask = w > 0
+    y = jnp.where(mask, losses, 0.0)
+    cnt = jnp.sum(w, axis=0)  # [K]
+    mx = jnp.sum(w * x, axis=1) / cnt  # [G, K]
+    my = jnp.sum(w * y, axis=0) / cnt  # [K]
+    cov = jnp.sum(w * (x - mx[:, None]) * (y - my)[None], axis=1)
+    var = jnp.sum(w * (x - mx[:, None]) ** 2, axis=1)
+    ymin = jnp.min(jnp.where(mask, losses, jnp.inf), axis=0)  # [K]
+    c = jnp.maximum(cov / jnp.maximum(var, _tiny(var)), 1e-6 * my)
+    e = jnp.clip(my - c * mx, 1e-3 * ymin, 0.999 * ymin)
+    c = jnp.maximum(
+        jnp.sum(w * x * (y - e[:, None]), axis=1) / jnp.maximum(jnp.sum(w * x * x, axis=1), 1e-30),
+        1e-6 * my,
+    )
+    return c, e
+
+
 def init_grid(amounts, losses, mask) -> TransferParams:
     """``[G, K]`` starting points: a grid over (k, alpha, beta) with C, E by least squares.
 
@@ -140,28 +164,12 @@ def init_grid(amounts, losses, mask) -> TransferParams:
     grid = np.array(list(itertools.product(_GRID_K, _GRID_ALPHA, _GRID_BETA)))
     dtype = jnp.result_type(amounts)
     k, alpha, beta = (jnp.asarray(grid[:, j], dtype) for j in range(3))  # [G]
-    w = jnp.asarray(mask, dtype)  # [R, K] observation weights (bool mask or counts)
-    mask = w > 0
-    y = jnp.where(mask, losses, 0.0)
     other = jnp.sum(amounts, axis=1, keepdims=True) - amounts  # [R, K]
     d = (
         amounts[None]
         + k[:, None, None] * jnp.maximum(other, _tiny(other))[None] ** alpha[:, None, None]
     )  # [G, R, K]
-    x = d ** (-beta[:, None, None])
-    cnt = jnp.sum(w, axis=0)  # [K]
-    mx = jnp.sum(w * x, axis=1) / cnt  # [G, K]
-    my = jnp.sum(w * y, axis=0) / cnt  # [K]
-    cov = jnp.sum(w * (x - mx[:, None]) * (y - my)[None], axis=1)
-    var = jnp.sum(w * (x - mx[:, None]) ** 2, axis=1)
-    ymin = jnp.min(jnp.where(mask, losses, jnp.inf), axis=0)  # [K]
-    c = jnp.maximum(cov / jnp.maximum(var, _tiny(var)), 1e-6 * my)
-    e = jnp.clip(my - c * mx, 1e-3 * ymin, 0.999 * ymin)
-    # Refit C with E fixed where E was clipped (least squares through the origin).
-    c = jnp.maximum(
-        jnp.sum(w * x * (y - e[:, None]), axis=1) / jnp.maximum(jnp.sum(w * x * x, axis=1), 1e-30),
-        1e-6 * my,
-    )
+    c, e = amplitudes(d ** (-beta[:, None, None]), losses, mask)
     shape = c.shape
     return TransferParams(
         log_C=jnp.log(c),

@@ -11,10 +11,10 @@ TRUE3 = {
 }
 
 
-def synthetic_table(true=TRUE3, scales=(1.0,), noise=0.0, seed=0, base=1.0):
-    """Pilot table of the 1+4K design at each base ``scale``, losses from ``true`` with
-    multiplicative Gaussian noise of relative size ``noise``."""
-    fit = jaxmix.from_params(true)
+def synthetic_table(true=TRUE3, scales=(1.0,), noise=0.0, seed=0, base=1.0, law="transfer"):
+    """Pilot table of the 1+4K design at each base ``scale``, losses from ``true`` (natural
+    parameters of ``law``) with multiplicative Gaussian noise of relative size ``noise``."""
+    fit = jaxmix.from_params(true, law=law)
     amounts = np.concatenate([jaxmix.plan(list(true), base * s).amounts for s in scales])
     y = np.asarray(jaxmix.predict(fit, amounts))
     y = y * (1 + noise * np.random.default_rng(seed).standard_normal(y.shape))
@@ -38,4 +38,33 @@ def random_law(rng, k):
             E=float(rng.uniform(0.5, 2)),
         )
         for i in range(k)
+    }
+
+
+def random_pairwise(rng, domains):
+    """Natural parameters of a random ``pairwise`` law (one (k, alpha) per source)."""
+    out = {}
+    for d in domains:
+        row = dict(
+            C=float(rng.uniform(0.5, 2)),
+            beta=float(rng.uniform(0.1, 0.6)),
+            E=float(rng.uniform(0.5, 2)),
+        )
+        for s in domains:
+            if s != d:
+                row[f"k:{s}"] = float(rng.uniform(0.05, 0.8))
+                row[f"alpha:{s}"] = float(rng.uniform(0.2, 0.8))
+        out[d] = row
+    return out
+
+
+def random_mixing(rng, domains):
+    """Natural parameters of a random ``mixing_law`` (sources help: t < 0, or hurt: t > 0)."""
+    return {
+        d: dict(
+            c=float(rng.uniform(0.5, 2)),
+            k=float(rng.uniform(0.2, 1)),
+            **{f"t:{s}": float(rng.uniform(-2, 1)) for s in domains if s != d},
+        )
+        for d in domains
     }

@@ -102,8 +102,8 @@ BAD_FIT_INPUTS = {
     "duplicate column": ("run,n:a,n:b,n:b,loss:a\nx,1,2,2,3\n", "duplicate column"),
     "non-numeric": ("run,n:a,n:b,loss:a,loss:b\nx,1,2,3,abc\n", "not a number"),
     "nan": ("run,n:a,n:b,loss:a,loss:b\nx,1,2,3,nan\n", "not a finite"),
-    "negative amount": ("run,n:a,n:b,loss:a,loss:b\nx,1,-2,3,3\n", "> 0"),
-    "zero amount": ("run,n:a,n:b,loss:a,loss:b\nx,0,2,3,3\n", "> 0"),
+    "negative amount": ("run,n:a,n:b,loss:a,loss:b\nx,1,-2,3,3\n", ">= 0"),
+    "all amounts zero": ("run,n:a,n:b,loss:a,loss:b\nx,0,0,3,3\n", "every amount of this run is 0"),
     "fewer runs than parameters": (
         "run,n:a,n:b,loss:a,loss:b\nx,1,2,3,3\ny,2,3,2,2\n",
         "only 2 runs",
