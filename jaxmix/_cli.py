@@ -55,14 +55,34 @@ def _add_constraints(p) -> None:
     g.add_argument(
         "--max-epochs",
         type=float,
-        default=1.0,
-        help="passes allowed over available data (default 1)",
+        help="passes allowed over available data (default 1; no cap with --repetition)",
     )
     g.add_argument("--restarts", type=int, default=8, help="gradient-solver restarts (default 8)")
     g.add_argument("--seed", type=int, default=0, help="seed of the restarts (default 0)")
 
 
+def _add_repetition(p) -> None:
+    g = p.add_argument_group("repeated data")
+    g.add_argument(
+        "--repetition",
+        action="store_true",
+        help="--available is unique data that may be repeated; repeats count as "
+        "diminishing effective data (Muennighoff et al. 2023) instead of being capped",
+    )
+    g.add_argument(
+        "--r-star", type=float, default=15.4, help="R*, the decay of repeats' worth (15.4)"
+    )
+
+
 def _add_fit_options(p) -> None:
+    from jaxmix._laws import available_laws
+
+    p.add_argument(
+        "--law",
+        choices=available_laws(),
+        default="transfer",
+        help="law family of the joint fit (default transfer; compare with `jaxmix validate`)",
+    )
     p.add_argument(
         "--method",
         choices=("joint", "reference"),
@@ -115,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fit", help="fit JSON (from `jaxmix fit` or written by hand)")
     p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
     _add_constraints(p)
+    _add_repetition(p)
     p.add_argument("-o", "--output", required=True, help="mixture JSON to write")
 
     p = sub.add_parser("run", help="fit, optimize and report in one step")
@@ -122,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, help="total amount N (default: 5x the base pilot run)")
     _add_fit_options(p)
     _add_constraints(p)
+    _add_repetition(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
     p.add_argument("--fit-output", help="fit JSON to write")
     p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html here")
@@ -251,6 +273,7 @@ def _fit(args):
         table,
         method=args.method,
         target=args.target,
+        law=args.law,
         strategy=args.strategy,
         reference_unit=args.reference_unit,
         check_extrapolation=not args.no_extrapolation_check,
@@ -275,7 +298,13 @@ def _cmd_optimize(args) -> None:
 
     _check_output(args.output)
     result = read_fit(args.fit)
-    mix = optimize(result, args.budget, **_optimize_kwargs(args))
+    mix = optimize(
+        result,
+        args.budget,
+        repetition=args.repetition,
+        r_star=args.r_star,
+        **_optimize_kwargs(args),
+    )
     write_mixture(mix, args.output)
     _warn(args, mix.warnings)
     _say(args, format_mixture(mix))
@@ -308,6 +337,8 @@ def _cmd_run(args) -> None:
 
         if result.method != "joint":
             raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+        if args.repetition:
+            raise InputError("--bootstrap does not support --repetition yet")
         study, mix, _ = bootstrap(
             table,
             budget,
@@ -319,7 +350,9 @@ def _cmd_run(args) -> None:
         )
         extra.update(study)
     else:
-        mix = optimize(result, budget, **_optimize_kwargs(args))
+        mix = optimize(
+            result, budget, repetition=args.repetition, r_star=args.r_star, **_optimize_kwargs(args)
+        )
     if args.fit_output:
         write_fit(result, args.fit_output)
     if args.output:
