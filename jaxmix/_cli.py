@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="file to write; stdout when absent")
 
+    p = sub.add_parser("validate", help="cross-validate law families on pilot results")
+    p.add_argument("pilots", help="pilot table with loss:<domain> columns")
+    p.add_argument("--laws", help="comma-separated law names (default: all registered laws)")
+    p.add_argument("--folds", type=int, default=5, help="k of the k-fold split (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the k-fold split (default 0)")
+    p.add_argument("-o", "--output", help="validation JSON to write")
+
     p = sub.add_parser("sweep", help="optimal mixtures for a list of budgets, one batched call")
     p.add_argument("fit", help="fit JSON")
     p.add_argument("--budgets", required=True, help="comma-separated budgets, e.g. 5e6,2e7,2e8")
@@ -408,6 +415,34 @@ def _cmd_export(args) -> None:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+
+
+def _cmd_validate(args) -> None:
+    import json
+
+    from jaxmix._atomic import write_atomic
+    from jaxmix._pilots import read_pilots
+    from jaxmix._status import InputError
+    from jaxmix._validate import format_validation, validate, validation_to_dict
+
+    _check_output(args.output)
+    laws = None
+    if args.laws:
+        from jaxmix._laws import available_laws
+
+        laws = [x.strip() for x in args.laws.split(",") if x.strip()]
+        unknown = [x for x in laws if x not in available_laws()]
+        if unknown or not laws:
+            raise InputError(
+                f"--laws: unknown law {unknown[0] if unknown else args.laws!r} "
+                f"(known: {', '.join(available_laws())})"
+            )
+    if args.folds < 2:
+        raise InputError(f"--folds must be >= 2, got {args.folds}")
+    v = validate(read_pilots(args.pilots), laws=laws, folds=args.folds, seed=args.seed)
+    if args.output:
+        write_atomic(args.output, json.dumps(validation_to_dict(v), indent=1) + "\n")
+    _say(args, format_validation(v))
 
 
 def _cmd_sweep(args) -> None:
@@ -668,6 +703,7 @@ COMMANDS = {
     "optimize": _cmd_optimize,
     "run": _cmd_run,
     "sweep": _cmd_sweep,
+    "validate": _cmd_validate,
     "export": _cmd_export,
     "pareto": _cmd_pareto,
 }
