@@ -43,4 +43,7 @@ from jaxmix._pilots import write_pilots as write_pilots
 from jaxmix._reference import reference_fit_arrays as reference_fit_arrays
 from jaxmix._status import InputError as InputError
 from jaxmix._status import Status as Status
+from jaxmix._study import bootstrap as bootstrap
+from jaxmix._study import pareto as pareto
+from jaxmix._study import sweep_budgets as sweep_budgets
 from jaxmix._transfer import TransferParams as TransferParams

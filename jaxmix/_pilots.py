@@ -78,6 +78,8 @@ def _json_number(value, path, row, column, allow_empty: bool):
 def _check_header(header: list, path) -> None:
     seen = set()
     for name in header:
+        if not name:
+            raise InputError("empty column name (a trailing ',' in the header?)", path, 1)
         if name in seen:
             raise InputError("duplicate column", path, 1, name)
         seen.add(name)
@@ -155,18 +157,21 @@ def parse_pilots_csv(text: str, path=None) -> PilotTable:
     if not text.strip():
         raise InputError("empty file", path)
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader)]
-    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        raise InputError("the header has one column: use ',' as the delimiter", path, 1)
     records, rows = [], []
-    for cells in reader:
-        row = reader.line_num
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            raise InputError(f"has {len(cells)} cells, the header has {len(header)}", path, row)
-        records.append(dict(zip(header, cells)))
-        rows.append(row)
+    try:
+        header = [h.strip() for h in next(reader)]
+        if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+            raise InputError("the header has one column: use ',' as the delimiter", path, 1)
+        for cells in reader:
+            row = reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise InputError(f"has {len(cells)} cells, the header has {len(header)}", path, row)
+            records.append(dict(zip(header, cells)))
+            rows.append(row)
+    except csv.Error as err:
+        raise InputError(f"not a CSV table ({err})", path, max(reader.line_num, 1)) from None
     return _build(header, records, rows, path, _number)
 
 
@@ -180,6 +185,23 @@ def parse_pilots_json(data, path=None) -> PilotTable:
     for rec in data:
         header += [k for k in rec if k not in header]
     return _build(header, data, list(range(1, len(data) + 1)), path, _json_number)
+
+
+def decode_text(raw: bytes, path=None) -> str:
+    """UTF-8 (with or without a BOM), or UTF-16 with its BOM; else an :class:`InputError`
+    naming the line of the first byte that is not UTF-8."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise InputError(f"not valid UTF-16 text (byte {err.start})", path) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"not UTF-8 text (byte {err.start}); save the file as UTF-8", path, line
+        ) from None
 
 
 def read_pilots(path) -> PilotTable:
@@ -199,10 +221,7 @@ def read_pilots(path) -> PilotTable:
         raw = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror}", path) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", path) from None
+    text = decode_text(raw, path)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
