@@ -47,3 +47,12 @@ def test_repetition_runs():
     assert len(rows) == 2 * len(repetition.METHODS)
     for row in rows:
         assert math.isfinite(row["mean_rel_error"]) and row["mean_rel_error"] < 0.5
+
+
+def test_effective_amounts_match_jaxmix():
+    fn, source = repetition._jaxmix_effective()
+    if fn is None:
+        pytest.skip(source)
+    n = np.array([0.5, 1.0, 2.0, 100.0, 9000.0])
+    got = np.asarray(fn(n, np.ones_like(n), 15.4))
+    np.testing.assert_allclose(got, repetition._effective_local(n, 1.0, 15.4), rtol=1e-12)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,9 @@ SETS = ("sft", "repetition", "mixinglaws", "regmix")
 
 
 def _commit() -> str:
+    """jaxmix's commit (``JAXMIX_COMMIT`` overrides, for runs from an exported copy)."""
+    if os.environ.get("JAXMIX_COMMIT"):
+        return os.environ["JAXMIX_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
@@ -78,9 +82,7 @@ def main(argv=None) -> int:
         "jax_version": jax.__version__,
         "laws": list(methods.available_laws()),
         "laws_missing": list(methods.missing_laws()),
-        "effective_amounts": (
-            "jaxmix.effective_amounts" if repetition.uses_jaxmix_effective() else "local formula"
-        ),
+        "effective_amounts": repetition.effective_source(),
         "lightgbm_params": {**lgbm_params(512), "num_boost_round": 1000},
         "wall_seconds": time.time() - t0,
         "rows": rows,
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         log(
             f"{r['dataset']:28.28s} {r['split'][:34]:34s} {r['method'][:34]:34s} "
             f"err {'-' if e is None else format(100 * e, '.2f') + '%':>7s} "
-            f"rho {r['spearman']:.3f} regret {_fmt(r['regret_pct'])}"
+            f"rho {_fmt(r['spearman'])} regret {_fmt(r['regret_pct'])}"
         )
     return 0
 

@@ -6,6 +6,7 @@ predictions with held-out observations. Nothing here is copied from a peer's cod
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -117,6 +118,14 @@ def jaxmix_law(law: str, amounts, losses, domains=None):
     return predict, info
 
 
+@functools.partial(jax.jit, static_argnames="law")
+def _fit_batch(amounts, losses, mask, delta, *, law):
+    def one(y, m):
+        return jaxmix.joint_fit_arrays(amounts, y, m, delta, law_name=law, diagnose=False)
+
+    return jax.vmap(one)(losses, mask)
+
+
 def jaxmix_law_batched(law: str, amounts, losses, delta: float = 1e-3):
     """One jitted, vmapped jaxmix fit of many curves that share ``amounts [R, K]``:
     ``losses [B, R, K]`` (NaN: not observed), Huber ``delta`` on log residuals (jaxmix's
@@ -125,14 +134,14 @@ def jaxmix_law_batched(law: str, amounts, losses, delta: float = 1e-3):
     amounts = np.asarray(amounts, float)
     losses = np.asarray(losses, float)
     mask = np.isfinite(losses)
-
-    def one(y, m):
-        return jaxmix.joint_fit_arrays(
-            jnp.asarray(amounts), y, m, jnp.asarray(delta), law_name=law, diagnose=False
-        )
-
     out = jax.device_get(
-        jax.jit(jax.vmap(one))(jnp.asarray(np.where(mask, losses, 1.0)), jnp.asarray(mask))
+        _fit_batch(
+            jnp.asarray(amounts),
+            jnp.asarray(np.where(mask, losses, 1.0)),
+            jnp.asarray(mask),
+            jnp.asarray(delta),
+            law=law,
+        )
     )
     domains = tuple(f"d{j}" for j in range(amounts.shape[1]))
 

@@ -17,6 +17,8 @@ single-domain law in N and D is outside their interface).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .common import amplitudes, fit_curve, rel_error, spearman, timed
@@ -34,20 +36,34 @@ def _effective_local(amounts, unique, r_star):
     return np.minimum(n, u) + u * r_star * (1.0 - np.exp(-r / r_star))
 
 
-def effective(amounts, unique, r_star):
-    """Repetition-aware effective data (jaxmix's function when it exists)."""
+@functools.cache
+def _jaxmix_effective():
+    """jaxmix's effective_amounts (jitted: the fits call it thousands of times): the public
+    export, else the module that defines it."""
+    import jax
+
     import jaxmix
 
     fn = getattr(jaxmix, "effective_amounts", None)
+    if fn is not None:
+        return jax.jit(fn), "jaxmix.effective_amounts"
+    try:
+        from jaxmix._repetition import effective_amounts
+    except ImportError:
+        return None, "local formula (jaxmix has no effective_amounts)"
+    return jax.jit(effective_amounts), "jaxmix._repetition.effective_amounts (not exported yet)"
+
+
+def effective(amounts, unique, r_star):
+    """Repetition-aware effective data (jaxmix's function when it exists)."""
+    fn, _ = _jaxmix_effective()
     if fn is None:
         return _effective_local(amounts, unique, r_star)
     return np.asarray(fn(np.asarray(amounts, float), np.asarray(unique, float), r_star))
 
 
-def uses_jaxmix_effective() -> bool:
-    import jaxmix
-
-    return hasattr(jaxmix, "effective_amounts")
+def effective_source() -> str:
+    return _jaxmix_effective()[1]
 
 
 def _data(runs, idx, r_star):
@@ -123,7 +139,7 @@ def run(root, quick: bool = False, log=print) -> list[dict]:
     runs = load_repetition(root)
     held = runs.epochs > MAX_TRAIN_EPOCHS
     rows = []
-    source = "jaxmix.effective_amounts" if uses_jaxmix_effective() else "local formula"
+    source = effective_source()
     # Pooled over sizes.
     train, test = np.where(~held)[0], np.where(held)[0]
     for method, mode in METHODS.items():
@@ -140,7 +156,7 @@ def run(root, quick: bool = False, log=print) -> list[dict]:
                 "objective": None,
                 "fit_seconds": secs,
                 "r_star": r_star,
-                "notes": f"L = E + A N^-a + B X^-b; D' from {source}",
+                "notes": [f"L = E + A N^-a + B X^-b; D' from {source}"],
             }
         )
     log("repetition: pooled fits done")
@@ -179,7 +195,7 @@ def run(root, quick: bool = False, log=print) -> list[dict]:
                 "r_star": r_stars,
                 "sizes": [float(n) for n in sizes],
                 "mean_rel_error_by_size": errs,
-                "notes": f"L = C X^-beta + E per size; D' from {source}",
+                "notes": [f"L = C X^-beta + E per size; D' from {source}"],
             }
         )
     log("repetition: per-size fits done")

@@ -78,22 +78,30 @@ def table(rows: list[dict]) -> list[str]:
         reg = _best(rs, "regret_pct", min)
         for r in rs:
             e, s, g = r["mean_rel_error"], r["spearman"], r["regret_pct"]
+            if any(n.startswith("n/a") for n in r.get("notes", [])):
+                out.append(f"| {dataset} | {split} | {r['method']} | n/a | n/a | n/a | — |")
+                continue
+            secs = _num(r["fit_seconds"], ".1f")
+            if r.get("fit_seconds_warm") is not None:
+                secs += f" (warm {r['fit_seconds_warm']:.1f})"
             out.append(
                 f"| {dataset} | {split} | {r['method']} | "
                 f"{_bold(_pct(e), e is not None and e == err)} | "
                 f"{_bold(_num(s, '.3f'), s is not None and s == rho)} | "
-                f"{_bold(_num(g, '.2f'), g is not None and g == reg)} | "
-                f"{_num(r['fit_seconds'], '.1f')} |"
+                f"{_bold(_num(g, '.2f'), g is not None and g == reg)} | {secs} |"
             )
     return out
 
 
 def notes(rows: list[dict]) -> list[str]:
-    out = []
+    """Each distinct note once, with the (data set, method) pairs it applies to."""
+    where = defaultdict(list)
     for r in rows:
-        if r.get("notes"):
-            out.append(f"- {r['dataset']} / {r['split']} / {r['method']}: {'; '.join(r['notes'])}")
-    return out
+        for n in r.get("notes", []):
+            key = f"{r['dataset']} / {r['method']}"
+            if key not in where[n]:
+                where[n].append(key)
+    return [f"- {', '.join(keys)}: {n}" for n, keys in where.items()]
 
 
 def regmix_details(rows: list[dict]) -> list[str]:
