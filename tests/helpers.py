@@ -68,3 +68,15 @@ def random_mixing(rng, domains):
         )
         for d in domains
     }
+
+
+def random_interference(rng, domains):
+    """Natural parameters of a random ``interference`` law (signed g per source)."""
+    law = random_law(rng, len(domains))
+    return {
+        d: dict(
+            **law[f"d{i}"],
+            **{f"g:{s}": float(rng.uniform(-0.3, 0.3)) for s in domains if s != d},
+        )
+        for i, d in enumerate(domains)
+    }

@@ -6,7 +6,7 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import TRUE3, random_mixing, random_pairwise, synthetic_table
+from helpers import TRUE3, random_interference, random_mixing, random_pairwise, synthetic_table
 from scipy.optimize import minimize as scipy_minimize
 
 import jaxmix
@@ -15,7 +15,11 @@ from jaxmix._laws import row_names
 from jaxmix._repetition import effective_amounts
 
 DOMAINS = ("a", "b", "c")
-RANDOM = {"pairwise": random_pairwise, "mixing_law": random_mixing}
+RANDOM = {
+    "pairwise": random_pairwise,
+    "mixing_law": random_mixing,
+    "interference": random_interference,
+}
 
 
 def _close(fit, truth, rtol):
@@ -25,7 +29,7 @@ def _close(fit, truth, rtol):
             assert got[d][name] == pytest.approx(value, rel=rtol, abs=rtol), (d, name)
 
 
-@pytest.mark.parametrize("law", ["pairwise", "mixing_law"])
+@pytest.mark.parametrize("law", ["pairwise", "mixing_law", "interference"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_recovers_known_parameters(law, seed):
     truth = RANDOM[law](np.random.default_rng(seed), DOMAINS)
@@ -66,7 +70,7 @@ def _scipy_optimum(fit, budget, lower, upper, unique=None):
     return best
 
 
-@pytest.mark.parametrize("law", ["pairwise", "mixing_law"])
+@pytest.mark.parametrize("law", ["pairwise", "mixing_law", "interference"])
 def test_optimizer_certified_and_matches_scipy(law):
     truth = RANDOM[law](np.random.default_rng(3), DOMAINS)
     fit = jaxmix.from_params(truth, law=law)
@@ -170,3 +174,10 @@ def test_cli_fit_with_a_law_and_optimize_with_repetition(tmp_path, capsys):
     assert mix["amounts"]["a"] > 1.0  # repeats allowed, not capped at one epoch
     assert main(args + ["--repetition"]) == 2
     assert "--available" in capsys.readouterr().err
+
+
+def test_interference_with_zero_g_is_the_transfer_law():
+    rows = {d: dict(TRUE3[d], **{f"g:{s}": 0.0 for s in DOMAINS if s != d}) for d in DOMAINS}
+    amounts = synthetic_table(TRUE3, scales=(1.0, 3.0)).amounts
+    inter = jaxmix.predict(jaxmix.from_params(rows, law="interference"), amounts)
+    np.testing.assert_allclose(inter, jaxmix.predict(jaxmix.from_params(TRUE3), amounts))
