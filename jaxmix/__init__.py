@@ -40,10 +40,15 @@ from jaxmix._pilots import PilotTable as PilotTable
 from jaxmix._pilots import plan as plan
 from jaxmix._pilots import read_pilots as read_pilots
 from jaxmix._pilots import write_pilots as write_pilots
+from jaxmix._propose import Proposal as Proposal
+from jaxmix._propose import propose as propose
 from jaxmix._reference import reference_fit_arrays as reference_fit_arrays
+from jaxmix._repetition import effective_amounts as effective_amounts
 from jaxmix._status import InputError as InputError
 from jaxmix._status import Status as Status
 from jaxmix._study import bootstrap as bootstrap
 from jaxmix._study import pareto as pareto
 from jaxmix._study import sweep_budgets as sweep_budgets
 from jaxmix._transfer import TransferParams as TransferParams
+from jaxmix._validate import Validation as Validation
+from jaxmix._validate import validate as validate

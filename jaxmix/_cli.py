@@ -178,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="file to write; stdout when absent")
 
+    p = sub.add_parser("next", help="propose the next runs to train, at the budget")
+    p.add_argument("pilots", help="pilot table with loss:<domain> columns")
+    p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
+    p.add_argument("--runs", type=int, default=3, help="runs to propose (default 3)")
+    p.add_argument(
+        "--resamples", type=int, default=64, help="bootstrap resamples behind the axes (64)"
+    )
+    _add_fit_options(p)
+    _add_constraints(p)
+    p.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) of the runs")
+
     p = sub.add_parser("validate", help="cross-validate law families on pilot results")
     p.add_argument("pilots", help="pilot table with loss:<domain> columns")
     p.add_argument("--laws", help="comma-separated law names (default: all registered laws)")
@@ -415,6 +426,38 @@ def _cmd_export(args) -> None:
         write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+
+
+def _cmd_next(args) -> None:
+    from jaxmix._pilots import read_pilots, write_pilots
+    from jaxmix._propose import propose
+    from jaxmix._status import InputError
+    from jaxmix._text import table
+
+    _check_output(args.output)
+    if args.resamples < 2:
+        raise InputError(f"--resamples must be >= 2, got {args.resamples}")
+    pilots = read_pilots(args.pilots)
+    prop = propose(
+        pilots,
+        args.budget,
+        runs=args.runs,
+        law=args.law,
+        resamples=args.resamples,
+        **_optimize_kwargs(args),
+    )
+    write_pilots(prop.table, args.output)
+    rows = [
+        [run] + [f"{w:.4f}" for w in prop.weights[r]] + [why]
+        for r, (run, why) in enumerate(zip(prop.table.runs, prop.reasons))
+    ]
+    header = ["run"] + [f"w:{d}" for d in pilots.domains] + ["why"]
+    _say(
+        args,
+        table(header, rows)
+        + f"\nwrote {len(rows)} runs to {args.output}: train them, fill in the loss: "
+        "columns, append the rows to the pilots, then fit and optimize again",
+    )
 
 
 def _cmd_validate(args) -> None:
@@ -704,6 +747,7 @@ COMMANDS = {
     "run": _cmd_run,
     "sweep": _cmd_sweep,
     "validate": _cmd_validate,
+    "next": _cmd_next,
     "export": _cmd_export,
     "pareto": _cmd_pareto,
 }

@@ -205,6 +205,7 @@ def fit_joint(
         "identifiability": report,
         "extrapolation": extrapolation,
         "steepening": steep,
+        **({"holdout_params": result._replace(params=refit).natural()} if holdout else {}),
         "restarts": {
             "strategy": strategy,
             "polished": int(out.restart_status.shape[0]),

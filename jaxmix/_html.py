@@ -10,6 +10,7 @@ import numpy as np
 from jaxmix import __version__
 from jaxmix._fitresult import FitResult
 from jaxmix._optimize import Mixture
+from jaxmix._text import certificate_line
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -115,11 +116,7 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
     parts.append(f"<h2>Recommended mixture for budget {mixture.budget:g}</h2>")
     parts.append(_mixture_table(mixture))
     if mixture.certificate:
-        c = mixture.certificate
-        parts.append(
-            f"<p>certificate: exact optimum gap {c['gap']:.2e}, "
-            f"max weight difference {c['max_weight_diff']:.2e}</p>"
-        )
+        parts.append(f"<p>{_e(certificate_line(mixture.certificate))}</p>")
     if study and "weights_interval" in study:
         parts.append("<h2>Bootstrap</h2>" + _study_table(study, mixture.domains))
     for name, data in images.items():

@@ -18,7 +18,7 @@ import optax
 
 from jaxmix import _aot
 from jaxmix._exact import frank_wolfe_gap, solve_exact
-from jaxmix._fitresult import FitResult
+from jaxmix._fitresult import FitResult, from_params
 from jaxmix._laws import get_law
 from jaxmix._newton import minimize
 from jaxmix._repetition import R_STAR, effective_amounts
@@ -26,6 +26,8 @@ from jaxmix._simplex import weights_from_logits
 from jaxmix._status import InputError
 
 BIND_TOL = 1e-7  # a weight this close to a bound binds it
+EXTRAPOLATION_RATIO = 2.0  # budget amount beyond this multiple of the largest pilot warns
+SENSITIVITY = 0.05  # weight change without the largest pilots that warns
 FW_TOL = 1e-6  # relative Frank-Wolfe gap below which a convex law's optimum is certified
 
 
@@ -425,11 +427,35 @@ def optimize(
     if fit.amount_range is not None:
         top = np.asarray(fit.amount_range)[:, 1]
         for d, amount, t in zip(fit.domains, weights * budget, top):
-            if amount > 30 * t:
+            if amount > EXTRAPOLATION_RATIO * t:
                 warnings.append(
-                    f"{d}: the budget's amount {amount:.4g} is {amount / t:.0f}x the "
-                    f"largest pilot amount {t:.4g}; the law is extrapolating"
+                    f"{d}: the budget's amount {amount:.4g} is {amount / t:.2g}x the "
+                    f"largest pilot amount {t:.4g}; the law is extrapolating (confirm the "
+                    "mixture with runs from `jaxmix next`)"
                 )
+    held = (fit.diagnostics or {}).get("holdout_params")
+    if held:
+        alt = optimize(
+            fit._replace(params=from_params(held, fit.law, fit.domains).params, diagnostics=None),
+            budget,
+            importance,
+            min_weight,
+            max_weight,
+            fix,
+            available,
+            max_epochs,
+            restarts,
+            seed,
+            repetition,
+            r_star,
+        )
+        diff = float(np.max(np.abs(alt.weights - weights)))
+        if diff > SENSITIVITY:
+            warnings.append(
+                "the recommendation rests on the largest pilots: fitted without them the "
+                f"law recommends {np.round(alt.weights, 3).tolist()} (weights differ by "
+                f"up to {diff:.2g})"
+            )
     if not np.all(np.isfinite(predicted)):
         warnings.append("predicted losses are not finite at the recommended mixture")
     return Mixture(

@@ -17,7 +17,7 @@ from jaxmix._batch import map_batched
 from jaxmix._fit import fit_joint
 from jaxmix._fitresult import FitResult
 from jaxmix._joint import fit_many, log_scale
-from jaxmix._laws import get_law
+from jaxmix._laws import flat_field_names, get_law
 from jaxmix._optimize import (
     _per_domain,
     constraints,
@@ -169,11 +169,12 @@ def pareto(
     return t, _batched_solve(fit, budgets, imps, lowers, uppers, restarts, seed, None, progress)
 
 
-def _flat_perturbation(fit: FitResult, rng, n: int, scale: float):
-    """``[n, K, P]`` displacements along the directions the pilots do not determine."""
-    names = type(fit.params)._fields
-    out = np.zeros((n, len(fit.domains), len(names)))
+def _flat_perturbation(fit: FitResult, rng, n: int, scale: float) -> list:
+    """Per leaf ``[n, K, ...]`` displacements along the directions the pilots do not
+    determine (unconstrained, normalized units)."""
+    leaves = [np.zeros((n,) + np.shape(x)) for x in fit.params]
     for i, d in enumerate(fit.domains):
+        names = flat_field_names(fit.params, fit.domains, i)
         for direction in (
             (fit.diagnostics or {}).get("identifiability", {}).get(d, {}).get("directions", [])
         ):
@@ -181,46 +182,52 @@ def _flat_perturbation(fit: FitResult, rng, n: int, scale: float):
                 continue
             v = np.array([direction["vector"].get(p, 0.0) for p in names])
             v /= max(np.linalg.norm(v), 1e-12)
-            out[:, i] += rng.uniform(-scale, scale, size=(n, 1)) * v
-    return out
+            u = rng.uniform(-scale, scale, size=(n, 1))
+            pos = 0
+            for leaf, x in zip(leaves, fit.params):
+                size = int(np.prod(np.shape(x)[1:], dtype=int))
+                leaf[:, i] += (u * v[pos : pos + size]).reshape((n,) + np.shape(x)[1:])
+                pos += size
+    return leaves
 
 
-def bootstrap(
+class Replicates(NamedTuple):
+    """Bootstrap replicates of a fit and of its optimal mixture (see :func:`replicates`).
+
+    Attributes:
+      fit: the full-data :class:`FitResult`; mixture: its :class:`Mixture`.
+      params: the law's parameters with a leading ``[B]`` axis.
+      weights: ``[B, K]`` optimal weights of every replicate (NaN rows where not finite).
+      moved_flat: whether unidentified directions were moved at random.
+    """
+
+    fit: FitResult
+    mixture: object
+    params: object
+    weights: np.ndarray
+    moved_flat: bool
+
+
+def replicates(
     table: PilotTable,
     budget: float,
-    n: int = 1000,
+    n: int,
     seed: int = 0,
-    level: float = 0.9,
-    baseline=None,
+    law: str = "transfer",
     flat_scale: float = 2.0,
     chunk: int = 256,
     progress=None,
     **optimize_kw,
-) -> dict:
-    """Uncertainty of the recommended mixture: resample pilot runs, refit, re-optimize.
+) -> Replicates:
+    """Resample pilot runs ``n`` times, refit (batched) and re-optimize (batched).
 
     Each replicate draws the R runs with replacement (multinomial counts as observation
-    weights, so every refit has the same shapes) and refits with the joint fit; parameter
-    directions the pilots do not determine at all are also moved at random by up to
-    ``flat_scale`` (unconstrained units), since no resample can. Then each replicate is
-    optimized. Returns ``(study, mixture, fit)``: the JSON-ready additions to a mixture file
-    (``weights_interval``, ``predicted_loss_interval`` of the recommended mixture across
-    replicates, ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count), and the
-    full-data :class:`Mixture` and :class:`FitResult` they are about.
+    weights, so every refit has the same shapes); parameter directions the pilots do not
+    determine at all are also moved at random by up to ``flat_scale``, since no resample can.
     """
-    if n < 2:
-        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
-    if not 0 < level < 1:
-        raise InputError(f"--level must be in (0, 1), got {level}")
-    fit0 = fit_joint(table)
+    fit0 = fit_joint(table, law=law)
     mix0 = optimize(fit0, budget, **optimize_kw)
     k = len(table.domains)
-    if baseline is None:
-        base_w = np.full(k, 1.0 / k)
-    else:
-        base_w = _per_domain(fit0, baseline, "--baseline", 0.0)
-        if np.any(base_w < 0) or abs(base_w.sum() - 1) > 1e-6:
-            raise InputError("--baseline weights must be >= 0 and sum to 1")
     rng = np.random.default_rng(seed)
     y = table.domain_losses()
     mask = np.isfinite(y)
@@ -243,27 +250,26 @@ def bootstrap(
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
     batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
     fits = map_batched(lambda b: fn(*b).params, batch, chunk=chunk, progress=stage)
-    law = get_law(fit0.law)
+    law_spec = get_law(fit0.law)
     shift = _flat_perturbation(fit0, rng, n, flat_scale)
-    if np.any(shift):
+    moved = any(np.any(x) for x in shift)
+    if moved:
         log_s = float(log_scale(jnp.asarray(table.amounts)))
-        norm = law.unscale(fits, -log_s)
-        leaves = [np.asarray(x) + shift[..., j] for j, x in enumerate(norm)]
-        fits = law.unscale(type(fits)(*leaves), log_s)
+        norm = law_spec.unscale(fits, -log_s)
+        leaves = [np.asarray(x) + d for x, d in zip(norm, shift)]
+        fits = law_spec.unscale(type(fits)(*leaves), log_s)
     fits = jax.tree.map(np.asarray, fits)
-    imp = np.asarray(mix0.importance)
     lower, upper = constraints(
         fit0,
         budget,
         **{key: optimize_kw.get(key) for key in ("min_weight", "max_weight", "fix", "available")},
         max_epochs=optimize_kw.get("max_epochs", 1.0),
     )
-    boot_fit = fit0._replace(params=fits)
     stage = (lambda done, total: progress("optimize", done, total)) if progress else None
     res = _batched_solve(
-        boot_fit,
+        fit0._replace(params=fits),
         np.full(n, float(budget)),
-        np.broadcast_to(imp, (n, k)),
+        np.broadcast_to(np.asarray(mix0.importance), (n, k)),
         np.broadcast_to(lower, (n, k)),
         np.broadcast_to(upper, (n, k)),
         optimize_kw.get("restarts", 8),
@@ -272,6 +278,44 @@ def bootstrap(
         stage,
         batched=True,
     )
+    return Replicates(fit0, mix0, fits, np.asarray(res.weights), moved)
+
+
+def bootstrap(
+    table: PilotTable,
+    budget: float,
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.9,
+    baseline=None,
+    flat_scale: float = 2.0,
+    chunk: int = 256,
+    progress=None,
+    law: str = "transfer",
+    **optimize_kw,
+) -> dict:
+    """Uncertainty of the recommended mixture: resample pilot runs, refit, re-optimize
+    (:func:`replicates`, with the joint fit of ``law``). Returns ``(study, mixture, fit)``:
+    the JSON-ready additions to a mixture file (``weights_interval``,
+    ``predicted_loss_interval`` of the recommended mixture across replicates,
+    ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count), and the full-data
+    :class:`Mixture` and :class:`FitResult` they are about.
+    """
+    if n < 2:
+        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
+    if not 0 < level < 1:
+        raise InputError(f"--level must be in (0, 1), got {level}")
+    reps = replicates(table, budget, n, seed, law, flat_scale, chunk, progress, **optimize_kw)
+    fit0, mix0, fits = reps.fit, reps.mixture, reps.params
+    k = len(table.domains)
+    if baseline is None:
+        base_w = np.full(k, 1.0 / k)
+    else:
+        base_w = _per_domain(fit0, baseline, "--baseline", 0.0)
+        if np.any(base_w < 0) or abs(base_w.sum() - 1) > 1e-6:
+            raise InputError("--baseline weights must be >= 0 and sum to 1")
+    dt = _dtype()
+    imp = np.asarray(mix0.importance)
     f_rec, pred_rec = objective_many(
         fits,
         np.broadcast_to(mix0.weights, (n, k)).astype(dt),
@@ -287,9 +331,9 @@ def bootstrap(
         law_name=fit0.law,
     )
     lo, hi = (1 - level) / 2, (1 + level) / 2
-    ok = np.all(np.isfinite(res.weights), axis=1)
+    ok = np.all(np.isfinite(reps.weights), axis=1)
     q = lambda a: np.quantile(a[ok], [lo, hi], axis=0)  # noqa: E731
-    wq, pq = q(res.weights), q(np.asarray(pred_rec))
+    wq, pq = q(reps.weights), q(np.asarray(pred_rec))
     win = float(np.mean(np.asarray(f_rec)[ok] < np.asarray(f_base)[ok]))
     per = lambda arr: {d: [float(arr[0, i]), float(arr[1, i])] for i, d in enumerate(table.domains)}  # noqa: E731
     return (
@@ -299,7 +343,7 @@ def bootstrap(
                 "finite": int(ok.sum()),
                 "seed": seed,
                 "level": level,
-                "flat_directions_moved": bool(np.any(shift)),
+                "flat_directions_moved": reps.moved_flat,
             },
             "weights_interval": per(wq),
             "predicted_loss_interval": per(pq),

@@ -1,0 +1,74 @@
+"""`jaxmix next`: proposed runs at the budget, and the loop back into fit and optimize;
+the optimizer's extrapolation warnings."""
+
+import numpy as np
+import pytest
+from helpers import TRUE3, synthetic_table
+
+import jaxmix
+from jaxmix._cli import main
+from jaxmix._propose import propose, whole_amounts
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    return synthetic_table(TRUE3, scales=(1.0, 3.0), noise=3e-3, seed=7)
+
+
+def test_first_run_is_the_recommendation_and_the_others_move_within_bounds(noisy):
+    budget = 50.0
+    prop = propose(noisy, budget, runs=3, resamples=16, max_weight={"a": 0.5})
+    mix = jaxmix.optimize(jaxmix.fit(noisy), budget, max_weight={"a": 0.5})
+    np.testing.assert_allclose(prop.weights[0], mix.weights, atol=1e-9)
+    assert prop.table.runs == ("next1", "next2", "next3")
+    np.testing.assert_allclose(prop.table.amounts.sum(axis=1), budget)
+    assert np.all(prop.weights[:, 0] <= 0.5 + 1e-9) and np.all(prop.weights >= -1e-12)
+    moves = prop.weights[1:] - prop.weights[0]
+    assert np.all(np.linalg.norm(moves, axis=1) > 1e-3)
+    unit = moves / np.linalg.norm(moves, axis=1, keepdims=True)
+    np.testing.assert_allclose(unit[0], -unit[1], atol=1e-6)  # opposite along one axis
+    assert all(np.isnan(v).all() for v in prop.table.losses.values())
+
+
+def test_whole_amounts_sum_to_the_budget():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w = rng.dirichlet(np.ones(4))
+        a = whole_amounts(w, 997)
+        assert a.sum() == 997 and np.all(np.abs(a - w * 997) < 1)
+
+
+def test_cli_next_then_refit_closes_the_loop(tmp_path, noisy, capsys):
+    pilots = tmp_path / "pilots.csv"
+    jaxmix.write_pilots(noisy, pilots)
+    out = tmp_path / "next.csv"
+    args = ["next", str(pilots), "--budget", "40", "--runs", "2", "--resamples", "8"]
+    assert main(args + ["-o", str(out)]) == 0
+    assert "the recommendation at budget 40" in capsys.readouterr().out
+    proposed = jaxmix.read_pilots(out)
+    assert proposed.domains == noisy.domains and len(proposed.runs) == 2
+    # the user trains them (here: the true law) and appends them to the pilots
+    y = np.asarray(jaxmix.predict(jaxmix.from_params(TRUE3), proposed.amounts))
+    filled = {d: y[:, i] for i, d in enumerate(noisy.domains)}
+    rows = out.read_text().splitlines()[1:]
+    with open(pilots, "a") as f:
+        for r, row in enumerate(rows):
+            cells = row.split(",")[: 1 + len(noisy.domains)]
+            f.write(",".join(cells + [repr(float(filled[d][r])) for d in noisy.domains]) + "\n")
+    grown = jaxmix.read_pilots(pilots)
+    assert len(grown.runs) == len(noisy.runs) + 2
+    again = tmp_path / "next2.csv"
+    assert main(args[:1] + [str(pilots)] + args[2:] + ["-o", str(again)]) == 0
+    assert set(jaxmix.read_pilots(again).runs).isdisjoint(grown.runs)
+    assert main(args[:1] + [str(pilots), "--budget", "40", "--runs", "0", "-o", str(again)]) == 2
+
+
+def test_optimize_warns_when_extrapolating_or_resting_on_the_largest_pilots():
+    fit = jaxmix.fit(synthetic_table(TRUE3, scales=(1.0,), noise=1e-4), check_extrapolation=True)
+    near = jaxmix.optimize(fit, 4.0)
+    assert not any("extrapolating" in w for w in near.warnings)
+    far = jaxmix.optimize(fit, 40.0)
+    assert any("extrapolating" in w and "jaxmix next" in w for w in far.warnings)
+    other = {d: dict(TRUE3[d], C=TRUE3[d]["C"] * (3.0 if d == "a" else 1.0)) for d in TRUE3}
+    shifted = fit._replace(diagnostics={**fit.diagnostics, "holdout_params": other})
+    assert any("rests on the largest pilots" in w for w in jaxmix.optimize(shifted, 4.0).warnings)
