@@ -124,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domains", required=True, help="comma-separated domain names")
     p.add_argument("--base", type=float, required=True, help="base amount per domain")
     p.add_argument("--multipliers", default="1/3,1/2,2,3", help="default 1/3,1/2,2,3")
+    p.add_argument(
+        "--budget",
+        type=float,
+        help="target budget N: add runs nearer it and print the pilots' cost in full-budget runs",
+    )
+    p.add_argument(
+        "--near-runs",
+        type=int,
+        default=2,
+        help="with --budget: the base mixture, then one domain doubled, ... (default 2)",
+    )
+    p.add_argument(
+        "--near-fraction", type=float, default=0.5, help="their size, a fraction of N (0.5)"
+    )
     p.add_argument("-o", "--output", help="pilot CSV (or .json) to write; stdout when absent")
 
     p = sub.add_parser("fit", help="fit the loss model to pilot results")
@@ -273,6 +287,20 @@ def _cmd_plan(args) -> None:
 
     _check_output(args.output)
     table = plan(args.domains.split(","), args.base, parse_multipliers(args.multipliers))
+    if args.budget is not None:
+        from jaxmix._design import lattice_size, near_budget, pilot_cost
+
+        paper = pilot_cost(table, args.budget)
+        table = near_budget(table, args.budget, args.near_runs, args.near_fraction)
+        total = pilot_cost(table, args.budget)
+        grid = lattice_size(len(table.domains))
+        if not args.quiet:
+            print(
+                f"pilot cost: {total:.2f} full-budget runs ({paper:.2f} for the 1+4K design, "
+                f"{total - paper:.2f} for {args.near_runs} runs at {args.near_fraction:g} N); a "
+                f"grid search over the {grid} mixtures of the 1/8 lattice costs {grid} per seed",
+                file=sys.stderr,
+            )
     if args.output:
         write_pilots(table, args.output)
         _say(

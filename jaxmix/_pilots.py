@@ -323,3 +323,16 @@ def plan(domains, base: float, multipliers=DEFAULT_MULTIPLIERS) -> PilotTable:
         amounts=np.asarray(amounts),
         losses={d: nan.copy() for d in domains},
     )
+
+
+def whole_amounts(weights, budget: float) -> np.ndarray:
+    """``[K]`` whole amounts summing to ``budget`` (largest remainder).
+
+    >>> whole_amounts(np.array([0.5, 0.25, 0.25]), 10).tolist()
+    [5.0, 3.0, 2.0]
+    """
+    raw = np.asarray(weights, float) * budget
+    out = np.floor(raw)
+    for i in np.argsort(-(raw - out), kind="stable")[: int(round(budget - out.sum()))]:
+        out[i] += 1
+    return out

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxmix._pilots import PilotTable
+from jaxmix._pilots import PilotTable, whole_amounts
 from jaxmix._status import InputError
 from jaxmix._study import replicates
 
@@ -69,19 +69,6 @@ def _move(w0, axis, step, lower, upper):
             return np.clip(w, lower, upper), t
         t *= 0.8
     return w0, 0.0
-
-
-def whole_amounts(weights, budget: float) -> np.ndarray:
-    """``[K]`` whole amounts summing to ``budget`` (largest remainder).
-
-    >>> whole_amounts(np.array([0.5, 0.25, 0.25]), 10).tolist()
-    [5.0, 3.0, 2.0]
-    """
-    raw = np.asarray(weights, float) * budget
-    out = np.floor(raw)
-    for i in np.argsort(-(raw - out), kind="stable")[: int(round(budget - out.sum()))]:
-        out[i] += 1
-    return out
 
 
 def propose(

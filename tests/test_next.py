@@ -7,7 +7,8 @@ from helpers import TRUE3, synthetic_table
 
 import jaxmix
 from jaxmix._cli import main
-from jaxmix._propose import propose, whole_amounts
+from jaxmix._pilots import whole_amounts
+from jaxmix._propose import propose
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,18 @@ def test_optimize_warns_when_extrapolating_or_resting_on_the_largest_pilots():
     other = {d: dict(TRUE3[d], C=TRUE3[d]["C"] * (3.0 if d == "a" else 1.0)) for d in TRUE3}
     shifted = fit._replace(diagnostics={**fit.diagnostics, "holdout_params": other})
     assert any("rests on the largest pilots" in w for w in jaxmix.optimize(shifted, 4.0).warnings)
+
+
+def test_plan_with_a_budget_adds_near_runs_and_prices_the_pilots(tmp_path, capsys):
+    out = tmp_path / "plan.csv"
+    args = ["plan", "--domains", "a,b,c", "--base", "100", "--budget", "1500"]
+    assert main(args + ["--near-runs", "3", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    table = jaxmix.read_pilots(out)
+    assert table.runs[-3:] == ("near_base", "near_ax2", "near_bx2")
+    np.testing.assert_allclose(table.amounts[-3:].sum(axis=1), 750.0)
+    assert table.amounts[-2, 0] == pytest.approx(2 * table.amounts[-2, 1], abs=1)
+    cost = table.amounts.sum() / 1500
+    assert f"pilot cost: {cost:.2f} full-budget runs" in err and "21 mixtures" in err
+    assert main(args + ["--near-runs", "9", "-o", str(out)]) == 2
+    assert main(args + ["--near-fraction", "1.5", "-o", str(out)]) == 2
