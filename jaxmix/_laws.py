@@ -69,7 +69,7 @@ def register(law: Law) -> Law:
 
 
 def _builtins() -> None:
-    from jaxmix import _interference, _mixing, _pairwise, _transfer  # noqa: F401  (register)
+    from jaxmix import _broken, _interference, _mixing, _pairwise, _transfer  # noqa: F401
 
 
 def get_law(name: str) -> Law:
@@ -91,7 +91,7 @@ def available_laws() -> tuple[str, ...]:
     """Names of the registered law families.
 
     >>> available_laws()
-    ('interference', 'mixing_law', 'pairwise', 'transfer')
+    ('broken', 'interference', 'mixing_law', 'pairwise', 'transfer')
     """
     _builtins()
 

@@ -11,7 +11,9 @@ mixture leave together) and k-fold — all folds of one law in a single batched 
   *held-out predicted* objective, against the best observed one (in %), averaged over such
   groups: would the law have picked the right mixture?
 
-A log-linear regression ``log L_i = a_i + sum_j b_ij log(1 + n_j / s)`` (K + 1 coefficients
+The law named is the simplest one whose held-out error is within one standard error of the
+lowest (so a law that nests another must earn its extra parameters). A log-linear
+regression ``log L_i = a_i + sum_j b_ij log(1 + n_j / s)`` (K + 1 coefficients
 per domain, ridge-regularized) is scored on the same folds as a baseline. A law is called
 trustworthy when it beats that baseline on held-out error and ranks held-out runs
 (correlation >= ``MIN_RANK_CORR``). ``converged`` (the share of fold fits that met the
@@ -47,6 +49,7 @@ class LawScore(NamedTuple):
       params_per_domain: free parameters per domain.
       fit_error: mean relative error on the runs it was fitted to (all runs).
       cv_error: held-out mean relative error, leave-one-mixture-out.
+      cv_error_se: its standard error over the held-out entries.
       kfold_error: held-out mean relative error, k-fold.
       rank_corr: Spearman correlation of held-out predictions, mean over domains.
       regret_pct: selection regret of held-out predictions among equal-budget runs.
@@ -58,6 +61,7 @@ class LawScore(NamedTuple):
     params_per_domain: int
     fit_error: float
     cv_error: float
+    cv_error_se: float
     kfold_error: float
     rank_corr: float
     regret_pct: float
@@ -121,10 +125,16 @@ def _scores(table, y, held_pred, importance) -> tuple[float, float]:
     return corr, float(np.mean(regrets)) if regrets else np.nan
 
 
-def _rel_error(pred, y, held) -> float:
-    """Mean ``|pred / y - 1|`` over observed entries of runs in ``held [R]`` (or all)."""
-    m = np.isfinite(y) & held[:, None]
-    return float(np.mean(np.abs(pred[m] / y[m] - 1.0))) if m.any() else np.nan
+def _rel_errors(pred, y) -> np.ndarray:
+    """``|pred / y - 1|`` over the observed entries."""
+    m = np.isfinite(y) & np.isfinite(pred)
+    return np.abs(pred[m] / y[m] - 1.0)
+
+
+def _rel_error(pred, y) -> float:
+    """Mean ``|pred / y - 1|`` over observed entries (NaN when there are none)."""
+    e = _rel_errors(pred, y)
+    return float(np.mean(e)) if e.size else np.nan
 
 
 def _pooled(fold_pred, held_masks) -> np.ndarray:
@@ -182,13 +192,16 @@ def _score(name, n_params, table, y, preds, status, loo, kfold, importance) -> L
     full, loo_pred, kf_pred = preds[0], preds[1 : 1 + nl], preds[1 + nl :]
     pooled = _pooled(loo_pred, loo)
     corr, regret = _scores(table, y, pooled, importance)
-    everything = np.ones(len(y), bool)
+    errors = _rel_errors(pooled, y)
     return LawScore(
         law=name,
         params_per_domain=n_params,
-        fit_error=_rel_error(full, y, everything),
-        cv_error=_rel_error(pooled, y, everything),
-        kfold_error=_rel_error(_pooled(kf_pred, kfold), y, everything),
+        fit_error=_rel_error(full, y),
+        cv_error=_rel_error(pooled, y),
+        cv_error_se=float(np.std(errors, ddof=1) / np.sqrt(errors.size))
+        if errors.size > 1
+        else 0.0,
+        kfold_error=_rel_error(_pooled(kf_pred, kfold), y),
         rank_corr=corr,
         regret_pct=regret,
         converged=float(np.mean(status == 0)) if status is not None else 1.0,
@@ -197,7 +210,7 @@ def _score(name, n_params, table, y, preds, status, loo, kfold, importance) -> L
 
 def _skipped(name, n_params, note) -> LawScore:
     nan = float("nan")
-    return LawScore(name, n_params, nan, nan, nan, nan, nan, nan, note)
+    return LawScore(name, n_params, nan, nan, nan, nan, nan, nan, nan, note)
 
 
 def _verdict(scores) -> tuple[str | None, str]:
@@ -205,7 +218,11 @@ def _verdict(scores) -> tuple[str | None, str]:
     laws = [s for s in scores if s.law != BASELINE and np.isfinite(s.cv_error)]
     if not laws:
         return None, "no law could be cross-validated on these pilots (too few runs)"
-    best = min(laws, key=lambda s: s.cv_error)
+    lowest = min(laws, key=lambda s: s.cv_error)
+    # One-standard-error rule: the simplest law within one standard error of the lowest
+    # held-out error (a law that nests another fits noise a little better).
+    close = [s for s in laws if s.cv_error <= lowest.cv_error + lowest.cv_error_se]
+    best = min(close, key=lambda s: (s.params_per_domain, s.cv_error))
     why = []
     if not best.cv_error < base.cv_error:
         why.append(
