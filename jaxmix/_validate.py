@@ -7,6 +7,8 @@ mixture leave together) and k-fold — all folds of one law in a single batched 
 - ``cv_error``: mean relative error ``|pred / obs - 1|`` of held-out per-domain losses;
 - ``rank_corr``: Spearman correlation of predicted and observed held-out losses, averaged
   over domains;
+- ``extrapolation_error``: refitted without each domain's largest pilots, the error of
+  predicting them (the jump to the budget, in miniature);
 - ``regret_pct``: among pilot runs of the same total budget, the run with the best
   *held-out predicted* objective, against the best observed one (in %), averaged over such
   groups: would the law have picked the right mixture?
@@ -31,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import _aot
+from jaxmix._extrapolate import holdout_rows
 from jaxmix._fitresult import _predict
 from jaxmix._joint import fit_many
 from jaxmix._laws import available_laws, get_law, row_names
@@ -51,6 +54,7 @@ class LawScore(NamedTuple):
       cv_error: held-out mean relative error, leave-one-mixture-out.
       cv_error_se: its standard error over the held-out entries.
       kfold_error: held-out mean relative error, k-fold.
+      extrapolation_error: error on each domain's largest pilots, fitted without them.
       rank_corr: Spearman correlation of held-out predictions, mean over domains.
       regret_pct: selection regret of held-out predictions among equal-budget runs.
       converged: fraction of (fold, domain) fits that converged.
@@ -63,6 +67,7 @@ class LawScore(NamedTuple):
     cv_error: float
     cv_error_se: float
     kfold_error: float
+    extrapolation_error: float
     rank_corr: float
     regret_pct: float
     converged: float
@@ -187,9 +192,21 @@ def _loglinear_folds(table, y, masks, ridge=1e-6):
     return preds
 
 
-def _score(name, n_params, table, y, preds, status, loo, kfold, importance) -> LawScore:
-    nl = loo.shape[0]
-    full, loo_pred, kf_pred = preds[0], preds[1 : 1 + nl], preds[1 + nl :]
+def _extrapolation_error(table, y, pred, held) -> float:
+    """Mean relative error on each domain's largest-amount runs, predicted by a fit
+    without them (``held [R]``), as in ``fit``'s extrapolation check."""
+    if pred is None:
+        return np.nan
+    top = table.amounts.max(axis=0)
+    own = held[:, None] & (table.amounts == top) & np.isfinite(y)
+    return float(np.mean(np.abs(pred[own] / y[own] - 1.0))) if own.any() else np.nan
+
+
+def _score(name, n_params, table, y, preds, status, loo, kfold, importance, held) -> LawScore:
+    nl, nk = loo.shape[0], kfold.shape[0]
+    full, loo_pred = preds[0], preds[1 : 1 + nl]
+    kf_pred = preds[1 + nl : 1 + nl + nk]
+    extra = preds[1 + nl + nk] if preds.shape[0] > 1 + nl + nk else None
     pooled = _pooled(loo_pred, loo)
     corr, regret = _scores(table, y, pooled, importance)
     errors = _rel_errors(pooled, y)
@@ -202,6 +219,7 @@ def _score(name, n_params, table, y, preds, status, loo, kfold, importance) -> L
         if errors.size > 1
         else 0.0,
         kfold_error=_rel_error(_pooled(kf_pred, kfold), y),
+        extrapolation_error=_extrapolation_error(table, y, extra, held),
         rank_corr=corr,
         regret_pct=regret,
         converged=float(np.mean(status == 0)) if status is not None else 1.0,
@@ -210,7 +228,7 @@ def _score(name, n_params, table, y, preds, status, loo, kfold, importance) -> L
 
 def _skipped(name, n_params, note) -> LawScore:
     nan = float("nan")
-    return LawScore(name, n_params, nan, nan, nan, nan, nan, nan, nan, note)
+    return LawScore(name, n_params, nan, nan, nan, nan, nan, nan, nan, nan, note)
 
 
 def _verdict(scores) -> tuple[str | None, str]:
@@ -278,6 +296,7 @@ def validate(
     folds = int(min(max(folds, 2), n_mix))
     loo, kfold = fold_masks(table, folds, seed)
     masks = np.concatenate([np.zeros((1, len(y)), bool), loo, kfold])
+    held = holdout_rows(table)  # some domain at its largest amount
     imp = np.ones(len(table.domains)) if importance is None else np.asarray(importance, float)
     seen = np.isfinite(y)
     scores = []
@@ -289,11 +308,14 @@ def validate(
                 _skipped(name, need, f"a fold leaves fewer than {need} runs for some domain")
             )
             continue
-        preds, status = _law_folds(table, y, name, masks, delta)
-        scores.append(_score(name, need, table, y, preds, status[1:], loo, kfold, imp))
+        law_masks = masks
+        if held.any() and np.all((seen & ~held[:, None]).sum(axis=0) >= need):
+            law_masks = np.concatenate([masks, held[None]])  # + the extrapolation fold
+        preds, status = _law_folds(table, y, name, law_masks, delta)
+        scores.append(_score(name, need, table, y, preds, status[1:], loo, kfold, imp, held))
     k = len(table.domains)
-    base = _loglinear_folds(table, y, masks)
-    scores.append(_score(BASELINE, k + 1, table, y, base, None, loo, kfold, imp))
+    base = _loglinear_folds(table, y, np.concatenate([masks, held[None]]))
+    scores.append(_score(BASELINE, k + 1, table, y, base, None, loo, kfold, imp, held))
     best, verdict = _verdict(scores)
     return Validation(scores=tuple(scores), best=best, verdict=verdict, folds=folds)
 
@@ -310,6 +332,7 @@ def format_validation(v: Validation) -> str:
         "fit err",
         "LOO err",
         f"{v.folds}-fold err",
+        "extrap err",
         "rank corr",
         "regret",
         "converged",
@@ -322,6 +345,7 @@ def format_validation(v: Validation) -> str:
             pct(s.fit_error),
             pct(s.cv_error),
             pct(s.kfold_error),
+            pct(s.extrapolation_error),
             num(s.rank_corr, ".3f"),
             "-" if not np.isfinite(s.regret_pct) else f"{s.regret_pct:.3f}%",
             "-" if not np.isfinite(s.converged) else f"{100 * s.converged:.0f}%",

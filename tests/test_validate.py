@@ -26,6 +26,7 @@ def test_names_the_transfer_law_on_its_own_data():
     assert s["transfer"].cv_error < 1e-3 < s["mixing_law"].cv_error
     assert s["transfer"].cv_error < s["loglinear"].cv_error
     assert s["transfer"].rank_corr > 0.9
+    assert s["transfer"].extrapolation_error < 1e-3 < s["mixing_law"].extrapolation_error
 
 
 def test_names_the_mixing_law_on_fixed_budget_data():
@@ -98,7 +99,7 @@ def test_cli_validate_table_and_json(tmp_path, capsys):
     out = tmp_path / "validation.json"
     assert main(["validate", str(pilots), "--laws", "transfer", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "LOO err" in text and "the pilots support transfer" in text
+    assert "LOO err" in text and "extrap err" in text and "the pilots support transfer" in text
     data = json.loads(out.read_text())
     assert data["best"] == "transfer" and [s["law"] for s in data["scores"]] == [
         "transfer",
