@@ -15,7 +15,7 @@ import jaxmix
 
 from .common import jaxmix_law, lgbm_fit, linear_fit
 
-JAXMIX_LAWS = ("transfer", "pairwise", "mixing_law", "interference")
+JAXMIX_LAWS = ("transfer", "pairwise", "mixing_law", "interference", "broken")
 BUDGET_FREE = {"mixing_law"}  # laws of the proportions only: fit at one budget
 
 
