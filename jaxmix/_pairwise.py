@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix import _transfer
 from jaxmix._laws import Law, register, sources
 from jaxmix._transfer import _GRID_ALPHA, _GRID_BETA, _GRID_K, _tiny, amplitudes, unscale
 
@@ -84,25 +85,13 @@ def penalty(row: PairwiseParams) -> jax.Array:
 
 
 def to_natural(params: PairwiseParams) -> dict:
-    return {
-        "C": jnp.exp(params.log_C),
-        "beta": jnp.exp(params.log_beta),
-        "E": jnp.exp(params.log_E),
-        "k": jnp.exp(params.log_k),
-        "alpha": jax.nn.sigmoid(params.alpha_logit),
-    }
+    """Natural values; the fields are the transfer law's, per source where it has ``[K]``."""
+    return _transfer.to_natural(_transfer.TransferParams(*params))
 
 
 def from_natural(values: dict) -> PairwiseParams:
     """Unconstrained parameters from natural values (``k``, ``alpha``: ``[K][K-1]``)."""
-    alpha = np.clip(np.asarray(values["alpha"], dtype=float), 1e-12, 1 - 1e-12)
-    return PairwiseParams(
-        log_C=jnp.log(jnp.asarray(values["C"], dtype=float)),
-        log_k=jnp.log(jnp.asarray(values["k"], dtype=float)),
-        alpha_logit=jnp.asarray(np.log(alpha) - np.log1p(-alpha)),
-        log_beta=jnp.log(jnp.asarray(values["beta"], dtype=float)),
-        log_E=jnp.log(jnp.asarray(values["E"], dtype=float)),
-    )
+    return PairwiseParams(*_transfer.from_natural(values))
 
 
 def check_natural(values: dict) -> str | None:
