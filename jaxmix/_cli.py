@@ -392,6 +392,7 @@ def _cmd_run(args) -> None:
             level=args.level,
             baseline=_collect(args.baseline),
             progress=_progress(args),
+            law=args.law,
             **_optimize_kwargs(args),
         )
         extra.update(study)

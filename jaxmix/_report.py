@@ -167,7 +167,14 @@ def build_report(
 
             bkw = {key: v for key, v in kw.items() if key != "seed"}
             study, _, _ = run_bootstrap(
-                table, mixture.budget, bootstrap, seed=seed, level=level, progress=progress, **bkw
+                table,
+                mixture.budget,
+                bootstrap,
+                seed=seed,
+                level=level,
+                progress=progress,
+                law=fit.law,
+                **bkw,
             )
         else:
             notes.append("bootstrap skipped: it needs per-domain losses (the joint fit)")

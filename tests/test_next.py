@@ -88,3 +88,20 @@ def test_plan_with_a_budget_adds_near_runs_and_prices_the_pilots(tmp_path, capsy
     assert f"pilot cost: {cost:.2f} full-budget runs" in err and "21 mixtures" in err
     assert main(args + ["--near-runs", "9", "-o", str(out)]) == 2
     assert main(args + ["--near-fraction", "1.5", "-o", str(out)]) == 2
+
+
+def test_run_bootstrap_uses_the_chosen_law(tmp_path):
+    truth = {d: dict(TRUE3[d], gamma=0.3, B=2.0) for d in TRUE3}
+    pilots = tmp_path / "pilots.csv"
+    jaxmix.write_pilots(synthetic_table(truth, scales=(1.0, 3.0), law="broken"), pilots)
+    fit_path, mix_path = tmp_path / "fit.json", tmp_path / "mix.json"
+    args = ["-q", "run", str(pilots), "--law", "broken", "--budget", "20"]
+    assert (
+        main(args + ["--bootstrap", "4", "--fit-output", str(fit_path), "-o", str(mix_path)]) == 0
+    )
+    import json
+
+    assert json.loads(fit_path.read_text())["law"] == "broken"
+    mix = json.loads(mix_path.read_text())
+    direct = jaxmix.optimize(jaxmix.read_fit(fit_path), 20.0)
+    np.testing.assert_allclose([mix["weights"][d] for d in TRUE3], direct.weights, atol=1e-6)
