@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import html
 
-import numpy as np
-
 from jaxmix import __version__
 from jaxmix._fitresult import FitResult
 from jaxmix._optimize import Mixture
-from jaxmix._text import certificate_line
+from jaxmix._text import beats_key, certificate_line, fit_rows, interval_rows
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -63,33 +61,19 @@ def _mixture_table(m: Mixture) -> str:
 
 
 def _params_table(fit: FitResult) -> str:
-    nat = fit.natural()
-    names = list(next(iter(nat.values())))
-    res = None if fit.residuals is None else np.asarray(fit.residuals)
-    rows = []
-    for i, d in enumerate(fit.domains):
-        row = [d] + [f"{nat[d][n]:.5g}" for n in names]
-        if res is not None:
-            row.append(f"{100 * np.sqrt(np.nanmean(res[:, i] ** 2)):.3f}%")
-        rows.append(row)
-    return _table(["domain", *names] + (["rms residual"] if res is not None else []), rows)
+    return _table(*fit_rows(fit))
 
 
 def _study_table(study: dict, domains) -> str:
     level = study["bootstrap"]["level"]
-    rows = [
-        [
-            d,
-            "{:.4f} .. {:.4f}".format(*study["weights_interval"][d]),
-            "{:.5f} .. {:.5f}".format(*study["predicted_loss_interval"][d]),
-        ]
-        for d in domains
-    ]
-    key = "p_beats_uniform" if "p_beats_uniform" in study else "p_beats_baseline"
+    key = beats_key(study)
     return (
         f"<p>{study['bootstrap']['resamples']} resamples, {level:.0%} intervals; "
         f"{_e(key)} = {study[key]:.3f}</p>"
-        + _table(["domain", "weight interval", "predicted loss interval"], rows)
+        + _table(
+            ["domain", "weight interval", "predicted loss interval"],
+            interval_rows(study, domains),
+        )
     )
 
 

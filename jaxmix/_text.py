@@ -20,21 +20,26 @@ def table(header: list, rows: list) -> str:
     )
 
 
-def format_fit(fit: FitResult) -> str:
+def fit_rows(fit: FitResult) -> tuple[list, list]:
+    """(header, rows) of a fit's natural parameters per domain (per-source names are the
+    union over domains, ``-`` where a domain has none) and its rms residual."""
     nat = fit.natural()
-    names = list(dict.fromkeys(n for d in fit.domains for n in nat[d]))  # per-source: union
+    names = list(dict.fromkeys(n for d in fit.domains for n in nat[d]))
+    res = None if fit.residuals is None else np.asarray(fit.residuals)
     rows = []
     for i, d in enumerate(fit.domains):
         row = [d] + [f"{nat[d][n]:.5g}" if n in nat[d] else "-" for n in names]
-        if fit.residuals is not None:
-            res = np.asarray(fit.residuals)[:, i]
-            row.append(f"{100 * np.sqrt(np.nanmean(res**2)):.3f}%")
+        if res is not None:
+            row.append(f"{100 * np.sqrt(np.nanmean(res[:, i] ** 2)):.3f}%")
         rows.append(row)
-    header = ["domain"] + names + (["rms resid"] if fit.residuals is not None else [])
+    return ["domain"] + names + (["rms resid"] if res is not None else []), rows
+
+
+def format_fit(fit: FitResult) -> str:
     title = f"fit: law={fit.law} method={fit.method}" + (
         f" target={fit.target}" if fit.target else ""
     )
-    return title + "\n" + table(header, rows)
+    return title + "\n" + table(*fit_rows(fit))
 
 
 def format_mixture(m: Mixture) -> str:
@@ -92,10 +97,9 @@ def format_sweep(domains, label: str, values, res) -> str:
     return table(header, rows)
 
 
-def format_intervals(study: dict, domains) -> str:
-    """The bootstrap's weight and loss intervals as a table."""
-    level = study["bootstrap"]["level"]
-    rows = [
+def interval_rows(study: dict, domains) -> list:
+    """One row per domain: the bootstrap's weight and predicted-loss intervals."""
+    return [
         [
             d,
             "{:.4f} .. {:.4f}".format(*study["weights_interval"][d]),
@@ -103,9 +107,19 @@ def format_intervals(study: dict, domains) -> str:
         ]
         for d in domains
     ]
-    key = "p_beats_uniform" if "p_beats_uniform" in study else "p_beats_baseline"
+
+
+def beats_key(study: dict) -> str:
+    """The study's probability key: against uniform, or against the given baseline."""
+    return "p_beats_uniform" if "p_beats_uniform" in study else "p_beats_baseline"
+
+
+def format_intervals(study: dict, domains) -> str:
+    """The bootstrap's weight and loss intervals as a table."""
+    level = study["bootstrap"]["level"]
+    key = beats_key(study)
     return (
         f"bootstrap ({study['bootstrap']['resamples']} resamples, {level:.0%} intervals)\n"
-        + table(["domain", "weight", "predicted loss"], rows)
+        + table(["domain", "weight", "predicted loss"], interval_rows(study, domains))
         + f"\n{key}: {study[key]:.3f}"
     )

@@ -144,3 +144,18 @@ def test_missing_matplotlib_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
     assert code == 2 and err.count("\n") == 1
     assert "pip install 'jaxmix[plot]'" in err
     assert not (tmp_path / "rep").exists()
+
+
+def test_report_tables_show_per_source_parameters():
+    from jaxmix._html import _params_table
+    from jaxmix._text import format_fit
+
+    rows = {
+        d: dict(
+            C=1.0, k=0.3, alpha=0.5, beta=0.3, E=1.0, **{f"g:{s}": 0.1 for s in "abc" if s != d}
+        )
+        for d in "abc"
+    }
+    fit = jaxmix.from_params(rows, law="interference")
+    for text in (_params_table(fit), format_fit(fit)):
+        assert "g:a" in text and "g:c" in text and "-" in text  # a has no g:a, c no g:c
