@@ -18,6 +18,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from jaxmix._decide import fit_combined as fit_combined
+from jaxmix._decide import recommend as recommend
 from jaxmix._examples import example_pilots as example_pilots
 from jaxmix._files import read_fit as read_fit  # noqa: E402  (needs __version__)
 from jaxmix._files import write_fit as write_fit

@@ -80,8 +80,9 @@ def _add_fit_options(p) -> None:
     p.add_argument(
         "--law",
         choices=available_laws(),
-        default="transfer",
-        help="law family of the joint fit (default transfer; compare with `jaxmix validate`)",
+        default=None,
+        help="force one law family (default: every law, combined by held-out error on the "
+        "pilots, and a decision against the safe mixture; transfer without per-domain losses)",
     )
     p.add_argument(
         "--method",
@@ -311,15 +312,20 @@ def _cmd_plan(args) -> None:
 
 
 def _fit(args):
-    from jaxmix._fit import fit
+    from jaxmix._fit import choose_method, fit
     from jaxmix._pilots import read_pilots
 
     table = read_pilots(args.pilots)
+    if args.law is None and args.method in (None, "joint") and args.target is None:
+        if args.method == "joint" or choose_method(table)[0] == "joint":
+            from jaxmix._decide import fit_combined
+
+            return table, fit_combined(table)
     return table, fit(
         table,
         method=args.method,
         target=args.target,
-        law=args.law,
+        law=args.law or "transfer",
         strategy=args.strategy,
         reference_unit=args.reference_unit,
         check_extrapolation=not args.no_extrapolation_check,
@@ -381,6 +387,8 @@ def _cmd_run(args) -> None:
     if args.bootstrap:
         from jaxmix._study import bootstrap
 
+        from jaxmix._decide import refit_law
+
         if result.method != "joint":
             raise InputError("--bootstrap needs per-domain losses (the joint fit)")
         if args.repetition:
@@ -392,7 +400,7 @@ def _cmd_run(args) -> None:
             level=args.level,
             baseline=_collect(args.baseline),
             progress=_progress(args),
-            law=args.law,
+            law=refit_law(result),
             **_optimize_kwargs(args),
         )
         extra.update(study)
@@ -471,7 +479,7 @@ def _cmd_next(args) -> None:
         pilots,
         args.budget,
         runs=args.runs,
-        law=args.law,
+        law=args.law or "transfer",
         resamples=args.resamples,
         **_optimize_kwargs(args),
     )

@@ -31,11 +31,26 @@ def _clean(x):
     return x
 
 
+def _law_fields(fit: FitResult) -> dict:
+    """``law`` and ``params`` of a fit file; a combination of laws is written as law
+    ``"ensemble"`` with ``members`` (law and weight) and each domain's parameters per member."""
+    if "(" not in fit.law:
+        return {"law": fit.law, "params": fit.natural()}
+    from jaxmix._decide import members_of
+
+    members = members_of(fit)
+    nats = {law: f.natural() for law, _, f in members}
+    return {
+        "law": "ensemble",
+        "members": [{"law": law, "weight": a} for law, a, _ in members],
+        "params": {d: {law: nats[law][d] for law in nats} for d in fit.domains},
+    }
+
+
 def fit_to_dict(fit: FitResult) -> dict:
     out = {
-        "law": fit.law,
+        **_law_fields(fit),
         "domains": list(fit.domains),
-        "params": fit.natural(),
         "method": fit.method,
         "target": fit.target,
         "jaxmix_version": __version__,
@@ -70,6 +85,8 @@ def fit_from_dict(data, path=None) -> FitResult:
     if not isinstance(data, dict):
         raise InputError("a fit file must be a JSON object", path)
     law = data.get("law", "transfer")
+    if law == "ensemble":
+        return _ensemble_from_dict(data, path)
     if law not in available_laws():
         raise InputError(
             f"unknown law {law!r} (known: {', '.join(available_laws())})", path, None, "law"
@@ -110,6 +127,42 @@ def fit_from_dict(data, path=None) -> FitResult:
             raise InputError(why, path, None, f"params.{d}")
         values[d] = row
     fit = from_params(values, law=law, domains=domains)
+    rng = data.get("pilot_amount_range")
+    if isinstance(rng, dict) and all(d in rng for d in domains):
+        try:
+            fit = fit._replace(amount_range=np.asarray([rng[d] for d in domains], dtype=float))
+        except (TypeError, ValueError):
+            pass
+    return fit._replace(method=data.get("method", "given"), target=data.get("target"))
+
+
+def _ensemble_from_dict(data, path) -> FitResult:
+    """A combination of laws: ``members`` [{law, weight}], ``params`` {domain: {law: row}}."""
+    from jaxmix._decide import from_members
+
+    members = data.get("members")
+    if not isinstance(members, list) or not members:
+        raise InputError("a combination needs a 'members' list", path, None, "members")
+    params = data.get("params")
+    if not isinstance(params, dict) or not params:
+        raise InputError("missing or empty 'params' object", path, None, "params")
+    domains = data.get("domains", list(params))
+    out = {}
+    for j, m in enumerate(members):
+        law, w = (m.get("law"), m.get("weight")) if isinstance(m, dict) else (None, None)
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+            raise InputError("weight must be a number >= 0", path, None, f"members[{j}].weight")
+        if law == "ensemble" or law in out:
+            raise InputError(f"bad member law {law!r}", path, None, f"members[{j}].law")
+        rows = {
+            d: (params[d].get(law) if isinstance(params[d], dict) else None) for d in params
+        }
+        sub = fit_from_dict({"law": law, "domains": domains, "params": rows}, path)
+        out[law] = (float(w), sub.natural())
+    if not sum(w for w, _ in out.values()) > 0:
+        raise InputError("member weights sum to zero", path, None, "members")
+    diag = data.get("diagnostics") if isinstance(data.get("diagnostics"), dict) else None
+    fit = from_members(out, domains, diag)
     rng = data.get("pilot_amount_range")
     if isinstance(rng, dict) and all(d in rng for d in domains):
         try:
@@ -166,6 +219,8 @@ def mixture_to_dict(m: Mixture) -> dict:
         "warnings": list(m.warnings),
         "jaxmix_version": __version__,
     }
+    if m.decision is not None:
+        out["decision"] = m.decision
     return _clean(out)
 
 

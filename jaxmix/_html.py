@@ -101,6 +101,15 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
     parts.append(_mixture_table(mixture))
     if mixture.certificate:
         parts.append(f"<p>{_e(certificate_line(mixture.certificate))}</p>")
+    if getattr(mixture, "decision", None):
+        from jaxmix._decide import decision_lines
+
+        lines = decision_lines(mixture.decision)
+        parts.append(
+            f"<p><b>{_e(lines[0])}</b></p><ul>"
+            + "".join(f"<li>{_e(x.strip())}</li>" for x in lines[1:])
+            + "</ul>"
+        )
     if study and "weights_interval" in study:
         parts.append("<h2>Bootstrap</h2>" + _study_table(study, mixture.domains))
     for name, data in images.items():

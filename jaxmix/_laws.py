@@ -79,7 +79,10 @@ def get_law(name: str) -> Law:
     ('C', 'k', 'alpha', 'beta', 'E')
     """
     _builtins()
+    if name not in _REGISTRY and name.startswith("ensemble("):
+        from jaxmix._decide import ensure_registered
 
+        ensure_registered(name)  # a combination of registered laws, built on first use
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -95,7 +98,7 @@ def available_laws() -> tuple[str, ...]:
     """
     _builtins()
 
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted(n for n in _REGISTRY if "(" not in n))
 
 
 def num_domains(params) -> int:

@@ -176,6 +176,10 @@ class Mixture(NamedTuple):
       uniform_predicted: ``[K]`` predicted losses of the uniform mixture; uniform_objective.
       certificate: ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` or None.
       restart_status: ``[R]`` status of every restart; warnings: one-line messages.
+      decision: for a combined fit with its fold fits, the decision against the safe
+        mixture (``_decide.decision_for``): ``weights`` is then the recommendation (the
+        optimum, part of the way to it, or the safe mixture) and ``decision["optimum"]``
+        the model's optimum. None otherwise.
     """
 
     domains: tuple
@@ -193,6 +197,7 @@ class Mixture(NamedTuple):
     certificate: dict | None
     restart_status: np.ndarray
     warnings: tuple = ()
+    decision: dict | None = None
 
 
 def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
@@ -458,6 +463,17 @@ def optimize(
             )
     if not np.all(np.isfinite(predicted)):
         warnings.append("predicted losses are not finite at the recommended mixture")
+    decision = None
+    if unique is None and "(" in fit.law:
+        from jaxmix._decide import decision_for
+
+        decision = decision_for(fit, weights, budget, imp, lower, upper)
+        if decision is not None:
+            weights = np.asarray([decision["weights"][d] for d in fit.domains])
+            predicted = np.asarray(
+                predictor(law, params, jnp.asarray(budget, dt))(jnp.asarray(weights, dt)),
+                dtype=float,
+            )
     return Mixture(
         domains=fit.domains,
         budget=budget,
@@ -474,4 +490,5 @@ def optimize(
         certificate=certificate,
         restart_status=status,
         warnings=tuple(warnings),
+        decision=decision,
     )

@@ -163,6 +163,7 @@ def build_report(
 
     if study is None and table is not None and bootstrap >= 2:
         if fit.method == "joint":
+            from jaxmix._decide import refit_law
             from jaxmix._study import bootstrap as run_bootstrap
 
             bkw = {key: v for key, v in kw.items() if key != "seed"}
@@ -173,7 +174,7 @@ def build_report(
                 seed=seed,
                 level=level,
                 progress=progress,
-                law=fit.law,
+                law=refit_law(fit),
                 **bkw,
             )
         else:

@@ -61,6 +61,10 @@ def format_mixture(m: Mixture) -> str:
     lines = [f"mixture for budget {m.budget:g}", table(header, rows)]
     if m.certificate:
         lines.append(certificate_line(m.certificate))
+    if m.decision:
+        from jaxmix._decide import decision_lines
+
+        lines += decision_lines(m.decision)
     return "\n".join(lines)
 
 

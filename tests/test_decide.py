@@ -1,0 +1,112 @@
+"""The default recommendation: a stacked combination of law families, and the decision
+against the safe mixture."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import TRUE3, synthetic_table
+
+import jaxmix
+from jaxmix import _decide
+
+LAWS = ("transfer", "mixing_law")  # two families that do not nest each other: fast, distinct
+
+
+def _swarm(y_of_w, n=12, k=3, budget=30.0, noise=0.0, seed=0):
+    """A fixed-budget swarm: ``n`` random mixtures, losses ``y_of_w(w) [n, K]`` with noise."""
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.ones(k) * 2.0, n)
+    y = y_of_w(w) * (1 + noise * rng.standard_normal((n, k)))
+    return jaxmix.PilotTable(
+        domains=tuple(f"d{i}" for i in range(k)),
+        runs=tuple(f"r{i}" for i in range(n)),
+        amounts=w * budget,
+        losses={f"d{i}": y[:, i] for i in range(k)},
+    )
+
+
+def _mixing_truth(w):
+    t = np.array([[-2.0, 1.0, 0.5], [0.8, -1.5, 0.3], [0.2, 0.6, -1.0]])
+    return 1.0 + 0.5 * np.exp(w @ t.T)
+
+
+def test_stack_weights_sum_to_one_and_optimum_is_certified():
+    table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=1)
+    fit = _decide.fit_combined(table, laws=LAWS)
+    stack = np.asarray(fit.params.stack)
+    assert np.all(stack >= 0) and np.allclose(stack.sum(axis=1), 1.0)
+    mix = jaxmix.optimize(fit, 30.0)
+    assert mix.certificate["convex"] is True
+    assert mix.certificate["frank_wolfe_gap"] <= 1e-6 * max(1.0, abs(mix.objective))
+    assert mix.weights.sum() == pytest.approx(1.0)
+
+
+def test_combination_of_convex_laws_is_convex_along_random_segments():
+    table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=3)
+    fit = _decide.fit_combined(table, laws=LAWS)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b = rng.dirichlet(np.ones(3), 2)
+        ts = np.linspace(0, 1, 11)
+        ws = np.array([a + t * (b - a) for t in ts])
+        f = np.asarray(jaxmix.predict(fit, ws * 30.0)).sum(axis=1)
+        assert np.all(f[1:-1] <= 0.5 * (f[:-2] + f[2:]) + 1e-9)  # midpoint convexity
+
+
+def test_recovers_the_law_that_made_the_data():
+    # Budget-dependent data from the transfer law: the budget-free mixing law cannot fit it.
+    transfer = _decide.combine(
+        synthetic_table(scales=(1.0, 4.0), noise=1e-3).amounts,
+        synthetic_table(scales=(1.0, 4.0), noise=1e-3).domain_losses(),
+        laws=LAWS,
+    )
+    assert dict(zip(transfer.laws, transfer.stack))["transfer"] >= 0.8
+    # A fixed-budget swarm from the mixing law (cross-domain help and harm).
+    mixing = _swarm(_mixing_truth, n=14, noise=1e-3)
+    comb = _decide.combine(mixing.amounts, mixing.domain_losses(), laws=LAWS)
+    assert dict(zip(comb.laws, comb.stack))["mixing_law"] >= 0.8
+
+
+def test_decision_keeps_the_best_pilot_on_pure_noise():
+    flat = lambda w: np.full((len(w), 3), 2.0)  # noqa: E731
+    table = _swarm(flat, n=12, noise=5e-3, seed=4)
+    fit = _decide.fit_combined(table, laws=LAWS)
+    mix = jaxmix.optimize(fit, 30.0)
+    d = mix.decision
+    assert d["action"] == "keep" and d["safe"]["kind"] == "best pilot"
+    best = np.argmin(table.domain_losses().sum(axis=1))
+    assert np.allclose(mix.weights, table.amounts[best] / 30.0)
+    assert "keep the best pilot" in d["line"]
+
+
+def test_decision_moves_when_the_evidence_is_strong():
+    table = _swarm(_mixing_truth, n=12, noise=1e-4, seed=5)
+    fit = _decide.fit_combined(table, laws=LAWS)
+    mix = jaxmix.optimize(fit, 30.0)
+    assert mix.decision["action"] in ("move", "shrink")
+    assert mix.decision["p_beats_best_pilot"] > 0.8
+
+
+def test_combined_fit_file_round_trip(tmp_path):
+    table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=1)
+    fit = _decide.fit_combined(table, laws=LAWS)
+    path = tmp_path / "fit.json"
+    jaxmix.write_fit(fit, path)
+    data = json.loads(path.read_text())
+    assert data["law"] == "ensemble" and {m["law"] for m in data["members"]} <= set(LAWS)
+    back = jaxmix.read_fit(path)
+    a, b = jaxmix.optimize(fit, 30.0), jaxmix.optimize(back, 30.0)
+    assert np.allclose(a.weights, b.weights, atol=1e-6)
+    assert a.decision["action"] == b.decision["action"]
+    # A hand-written combination without fold fits still optimizes (no decision).
+    del data["diagnostics"]
+    path.write_text(json.dumps(data))
+    assert jaxmix.optimize(jaxmix.read_fit(path), 30.0).decision is None
+
+
+def test_true_transfer_parameters_make_the_transfer_member_exact():
+    fit = jaxmix.from_params(TRUE3)
+    both = _decide.from_members({"transfer": (1.0, fit.natural())}, fit.domains)
+    a = np.asarray(jaxmix.predict(fit, [[1.0, 2.0, 3.0]]))
+    assert np.allclose(np.asarray(jaxmix.predict(both, [[1.0, 2.0, 3.0]])), a)
