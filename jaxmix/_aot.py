@@ -44,9 +44,26 @@ def _register() -> None:
     from jaxmix._newton import MinimizeResult
     from jaxmix._optimize import Solution
     from jaxmix._reference import ReferenceFit
+    from jaxmix._broken import BrokenParams
+    from jaxmix._decide import EnsembleParams
+    from jaxmix._interference import InterferenceParams
+    from jaxmix._mixing import MixingParams
+    from jaxmix._pairwise import PairwiseParams
     from jaxmix._transfer import TransferParams
 
-    for cls in (Identifiability, JointFit, MinimizeResult, Solution, ReferenceFit, TransferParams):
+    for cls in (
+        Identifiability,
+        JointFit,
+        MinimizeResult,
+        Solution,
+        ReferenceFit,
+        TransferParams,
+        BrokenParams,
+        EnsembleParams,
+        InterferenceParams,
+        MixingParams,
+        PairwiseParams,
+    ):
         try:
             jax.export.register_namedtuple_serialization(
                 cls, serialized_name=f"jaxmix.{cls.__name__}"

@@ -33,7 +33,7 @@ from jaxmix._fitresult import FitResult, _predict
 from jaxmix._joint import fit_many
 from jaxmix._laws import Law, get_law, register, row_names
 
-DEFAULT_LAWS = ("transfer", "mixing_law", "interference", "pairwise", "broken")
+DEFAULT_LAWS = ("transfer", "mixing_law", "interference")
 ENSEMBLE = "ensemble"
 LOO_MAX = 16  # leave-one-mixture-out up to this many mixtures, else k-fold
 KFOLD = 8
@@ -186,7 +186,9 @@ def fold_fits(amounts, y, law_name, masks, delta=1e-3):
         diagnose=False,
     )
     params, status = jax.device_get((out.params, out.status))
-    pred = np.asarray(_predict_many(params, jnp.asarray(amounts, dt), law_name=law_name))
+    pred = np.asarray(
+        _aot.call(_predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name)
+    )
     return params, np.asarray(status), pred
 
 
@@ -394,27 +396,33 @@ def _phi(x):
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0))) if np.isfinite(x) else float(x > 0)
 
 
-def gains(comb: Combination, k, candidates, reference, budget, importance):
-    """Predicted gain over ``reference [K]`` of each of ``candidates [J, K]`` (as a fraction
-    of the reference's predicted objective) and its grouped-jackknife standard error."""
+def objectives(comb: Combination, k, points, budget, importance):
+    """``([J], [F, J])`` predicted objectives at ``points [J, K]``: the combination's full
+    fit and each fold's fit (one compiled call)."""
     name, full = ensemble_params(comb, k)
     _, folds = fold_ensembles(comb, k)
-    w = np.vstack([np.asarray(reference, float)[None], np.asarray(candidates, float)])
     dt = jnp.result_type(float)
     f_full, f_folds = jax.device_get(
-        _objectives(
+        _aot.call(
+            _objectives,
+            "ensemble_objectives",
             jax.tree.map(lambda x: jnp.asarray(x, dt), full),
             jax.tree.map(lambda x: jnp.asarray(x, dt), folds),
-            jnp.asarray(w, dt),
+            jnp.asarray(points, dt),
             jnp.asarray(budget, dt),
             jnp.asarray(importance, dt),
             law_name=name,
         )
     )
-    f_full, f_folds = np.asarray(f_full), np.asarray(f_folds)
-    g = (f_full[0] - f_full[1:]) / f_full[0]
-    gf = (f_folds[:, :1] - f_folds[:, 1:]) / f_folds[:, :1]  # [F, J]
-    nf = gf.shape[0]
+    return np.asarray(f_full), np.asarray(f_folds)
+
+
+def gain_stats(f_full, f_folds, ref: int, cols):
+    """Predicted gain of the points ``cols`` over point ``ref`` (a fraction of the
+    reference's predicted objective) and its grouped-jackknife standard error."""
+    cols = np.asarray(cols)
+    g = (f_full[ref] - f_full[cols]) / f_full[ref]
+    gf = (f_folds[:, ref : ref + 1] - f_folds[:, cols]) / f_folds[:, ref : ref + 1]
     ok = np.all(np.isfinite(gf), axis=1)
     if ok.sum() < 2:
         return g, np.full_like(g, np.inf)
@@ -422,6 +430,14 @@ def gains(comb: Combination, k, candidates, reference, budget, importance):
     nf = len(gf)
     se = np.sqrt((nf - 1) / nf * np.sum((gf - gf.mean(axis=0)) ** 2, axis=0))
     return g, se
+
+
+def gains(comb: Combination, k, candidates, reference, budget, importance):
+    """Predicted gain over ``reference [K]`` of each of ``candidates [J, K]`` and its
+    grouped-jackknife standard error."""
+    w = np.vstack([np.asarray(reference, float)[None], np.asarray(candidates, float)])
+    f_full, f_folds = objectives(comb, k, w, budget, importance)
+    return gain_stats(f_full, f_folds, 0, np.arange(1, len(w)))
 
 
 def best_pilot(amounts, y, importance, budget, rtol: float = 1e-6):
@@ -459,7 +475,12 @@ def decide(
     if candidates is None:
         candidates = np.stack([safe + t * (optimum - safe) for t in PATH[1:]])
     candidates = np.asarray(candidates, float)
-    g, se = gains(comb, k, candidates, safe, budget, imp)
+    # One compiled evaluation: the safe mixture, the candidates, uniform, the best pilot.
+    ref = safe if pilot is None else pilot
+    pts = np.vstack([safe[None], candidates, uniform[None], ref[None]])
+    f_full, f_folds = objectives(comb, k, pts, budget, imp)
+    nc = len(candidates)
+    g, se = gain_stats(f_full, f_folds, 0, np.arange(1, nc + 1))
     lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
     j = int(np.argmax(lcb))
     if lcb[j] > 0:
@@ -473,13 +494,14 @@ def decide(
     else:
         action = "move"
     # Against uniform and the best pilot: gain of the recommendation.
-    gu, su = gains(comb, k, weights[None], uniform, budget, imp)
+    rec = 0 if index < 0 else index + 1
+    gu, su = gain_stats(f_full, f_folds, nc + 1, [rec])
     if pilot is not None:
-        gb, sb = gains(comb, k, weights[None], pilot, budget, imp)
-        p_best, gain_best = _phi(gb[0] / sb[0]) if sb[0] > 0 else float(gb[0] > 0), gb[0]
+        gb, sb = gain_stats(f_full, f_folds, nc + 2, [rec])
+        p_best, gain_best = _phi(gb[0] / sb[0]) if sb[0] > 0 else 0.5, gb[0]
     else:
         p_best, gain_best = float("nan"), float("nan")
-    p_unif = _phi(gu[0] / su[0]) if su[0] > 0 else float(gu[0] > 0)
+    p_unif = _phi(gu[0] / su[0]) if su[0] > 0 else 0.5  # the same mixture: a coin flip
     p_safe = np.array([_phi(a / b) if b > 0 else float(a > 0) for a, b in zip(g, se)])
     cv = 100 * comb.combined_error
     line = _line(action, kind, g, se, j, index, candidates, z, cv)
@@ -561,7 +583,7 @@ def fit_combined(table, laws=DEFAULT_LAWS, importance=None, delta: float = 1e-3)
     The fold fits and the pilots are kept in ``diagnostics["combination"]`` (and so in the
     fit file), so that ``optimize`` can weigh the recommendation against the safe mixture.
     """
-    from jaxmix._fit import _check_amounts, base_amounts, monotonicity_warnings
+    from jaxmix._fit import _check_amounts, _check_losses, base_amounts, monotonicity_warnings
     from jaxmix._status import InputError
 
     _check_amounts(table)
@@ -574,13 +596,30 @@ def fit_combined(table, laws=DEFAULT_LAWS, importance=None, delta: float = 1e-3)
                 1,
             )
     y = table.domain_losses()
+    need = min(len(row_names(get_law(n), table.domains, 0)) for n in laws)
+    for i, d in enumerate(table.domains):
+        _check_losses(table, y[:, i], f"loss:{d}", need)
     try:
         comb = combine(table.amounts, y, laws=laws, importance=importance, delta=delta)
-    except ValueError as err:
-        raise InputError(f"{err}; choose a law with --law", table.path) from None
+    except ValueError:
+        # Too few runs to hold any out: the single transfer law (its own checks and errors).
+        from jaxmix._fit import fit as fit_one
+
+        single = fit_one(table, method="joint", delta=delta, law="transfer")
+        note = "too few pilot runs to cross-validate the law families: fitted the transfer law"
+        return single._replace(warnings=(note,) + single.warnings)
     amount_range = np.stack([table.amounts.min(axis=0), table.amounts.max(axis=0)], axis=1)
     fit = to_fit_result(comb, table.domains, amount_range)
-    pred = np.asarray(predict_fit(fit, table.amounts))
+    dt = jnp.result_type(float)
+    pred = np.asarray(
+        _aot.call(
+            _predict,
+            "predict",
+            jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params),
+            jnp.asarray(table.amounts, dt),
+            law_name=fit.law,
+        )
+    )
     residuals = np.where(np.isfinite(y), pred / y - 1.0, np.nan)
     warnings = monotonicity_warnings(table, y, base_amounts(table))
     a = dict(zip(comb.laws, comb.stack))
@@ -615,7 +654,9 @@ def _fold_naturals(comb: Combination, domains) -> dict:
         if comb.stack[i] <= 0:
             continue
         spec = get_law(law)
-        nat = jax.device_get(_natural_many(comb.fold_params[i], law_name=law))
+        nat = jax.device_get(
+            _aot.call(_natural_many, "natural_many", comb.fold_params[i], law_name=law)
+        )
         out[law] = [
             natural_rows(spec, {n: v[f] for n, v in nat.items()}, domains)
             for f in range(comb.held.shape[0])

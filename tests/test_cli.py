@@ -42,8 +42,11 @@ def test_fit_optimize_run_pipeline(capsys, tmp_path, pilots):
     code, text, _ = run(capsys, "fit", pilots, "-o", fit_path)
     assert code == 0 and "method=joint" in text
     fit = json.loads(fit_path.read_text())
-    assert fit["law"] == "transfer" and fit["domains"] == ["a", "b", "c"]
-    assert set(fit["params"]["a"]) == {"C", "k", "alpha", "beta", "E"}
+    # The default: every law family, stacked by held-out error (members inside the file).
+    assert fit["law"] == "ensemble" and fit["domains"] == ["a", "b", "c"]
+    members = [m["law"] for m in fit["members"]]
+    assert set(fit["params"]["a"]) == set(members)
+    assert sum(m["weight"] for m in fit["members"]) == pytest.approx(1.0)
     code, text, _ = run(
         capsys, "optimize", fit_path, "--budget", 30, "--max-weight", "a=0.3", "-o", mix_path
     )

@@ -100,13 +100,18 @@ def summarize(rows) -> dict:
     return out
 
 
-def synthetic_rows(tables, quick, log):
+def synthetic_rows(tables, quick, log, out_dir=None):
     from .synthetic import trial
 
     out = {}
     for k in (3,) if quick else (3, 5):
         for noise in (0.001, 0.005):
-            res = [trial(k, noise, 1000 * k + s) for s in range(tables)]
+            res = []
+            for s in range(tables):
+                res.append(trial(k, noise, 1000 * k + s))
+                if out_dir is not None:
+                    (out_dir / f"synthetic.K{k}.{noise}.partial.json").write_text(
+                        json.dumps(res) + "\n")
             key = f"K={k}, noise {100 * noise:.1f}%"
             out[key] = {
                 p: {"mean": float(np.mean([r[p] for r in res if p in r])),
@@ -154,6 +159,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--only", default=",".join(SETS))
     ap.add_argument("--trials", type=int, default=None)
+    ap.add_argument("--tables", type=int, default=20, help="known-law tables per noise level")
     args = ap.parse_args(argv)
     if not (args.data / "README.md").exists():
         print(f"no public data at {args.data} (pass --data)", file=sys.stderr)
@@ -164,24 +170,27 @@ def main(argv=None) -> int:
     jax.config.update("jax_enable_x64", True)
     from . import tasks as T
 
-    trials = args.trials or (2 if args.quick else 8)
+    trials = args.trials or (2 if args.quick else 4)
     out_dir = args.out or (Path(tempfile.mkdtemp()) if args.quick else REPO / "benchmarks" / "results")
     log = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.time()
     all_tasks = []
     if "sft" in only:
-        all_tasks += T.sft_grid_task(REPO, trials if args.quick else 12)
+        all_tasks += T.sft_grid_task(REPO, trials if args.quick else 8)
     if "mixinglaws" in only:
         all_tasks += T.mixinglaws_tasks(args.data, trials, args.quick)
     if "redpajama" in only:
         all_tasks += T.redpajama_tasks(args.data, trials, args.quick)
     if "regmix" in only:
-        all_tasks += T.regmix_task(args.data, 1 if args.quick else max(4, trials // 2), args.quick)
+        all_tasks += T.regmix_task(args.data, 1 if args.quick else 2, args.quick)
     datasets, trial_rows = {}, {}
+    out_dir.mkdir(parents=True, exist_ok=True)
     for task in all_tasks:
         rows = run_task(task, 0, log)
         trial_rows[task.name] = rows
         datasets[task.name] = summarize(rows)
+        partial = {"datasets": datasets, "trials": trial_rows}
+        (out_dir / "regret.partial.json").write_text(json.dumps(partial, default=float) + "\n")
     pooled = summarize([r for rows in trial_rows.values() for r in rows]) if trial_rows else {}
     results = {
         "header": f"`python -m benchmarks.regret{' --quick' if args.quick else ''}`; "
@@ -193,7 +202,8 @@ def main(argv=None) -> int:
     if "sft" in only:
         results["paper_pilots"] = paper_pilot_rows(log)
     if "synthetic" in only:
-        results["synthetic"] = synthetic_rows(4 if args.quick else 20, args.quick, log)
+        results["synthetic"] = synthetic_rows(
+            4 if args.quick else args.tables, args.quick, log, out_dir)
     results["wall_s"] = time.time() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "regret.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
