@@ -403,6 +403,11 @@ def _cmd_run(args) -> None:
             law=refit_law(result),
             **_optimize_kwargs(args),
         )
+        if refit_law(result) != result.law:
+            # The intervals come from the combination's largest member; the mixture and the
+            # decision from the combination itself.
+            study["bootstrap"] = {**study.get("bootstrap", {}), "law": refit_law(result)}
+            mix = optimize(result, budget, **_optimize_kwargs(args))
         extra.update(study)
     else:
         mix = optimize(

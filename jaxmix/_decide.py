@@ -39,6 +39,7 @@ LOO_MAX = 16  # leave-one-mixture-out up to this many mixtures, else k-fold
 KFOLD = 8
 Z = 1.0  # lower confidence bound of the gain: G - Z * se (about 84% one-sided)
 PATH = (0.0, 0.25, 0.5, 0.75, 1.0)
+MIN_FOLDS = 5  # fewer held-out folds cannot estimate the uncertainty: keep the safe mixture
 MIN_STACK = 1e-3  # members below this stacking weight are dropped
 
 
@@ -131,6 +132,8 @@ class Combination(NamedTuple):
         combination's.
       status: ``[M, F + 1, K]`` solver status (index 0: the full fit).
       skipped: ``{law: why}`` for laws with too few runs.
+      diff_err: held-out error of the predicted objective difference between two pilots,
+        relative to the objective, per unit of total-variation distance between them.
     """
 
     laws: tuple
@@ -143,6 +146,7 @@ class Combination(NamedTuple):
     combined_error: float
     status: np.ndarray
     skipped: dict
+    diff_err: float = 0.0
 
 
 def proportion_groups(amounts) -> np.ndarray:
@@ -291,6 +295,7 @@ def combine(
     stack /= stack.sum()
     errs = np.array([_rel_error(o, y) for o in oof])
     comb = np.tensordot(stack, np.where(np.isfinite(oof), oof, 0.0), 1)
+    d_err = diff_error(stack, np.where(np.isfinite(oof), oof, 0.0), y, amounts, imp)
     return Combination(
         laws=tuple(names),
         stack=stack,
@@ -302,6 +307,7 @@ def combine(
         combined_error=_rel_error(comb, y),
         status=np.stack(statuses),
         skipped=skipped,
+        diff_err=d_err,
     )
 
 
@@ -440,6 +446,28 @@ def gains(comb: Combination, k, candidates, reference, budget, importance):
     return gain_stats(f_full, f_folds, 0, np.arange(1, len(w)))
 
 
+def diff_error(comb_stack, oof, y, amounts, importance) -> float:
+    """Held-out error of the predicted objective *difference* between two pilot mixtures,
+    relative to the objective, per unit of their total-variation distance:
+    ``sqrt(2) sd(oof - observed) / mean(observed) / mean TV`` over the pilots with every
+    weighted loss observed (the model's bias cancels in a difference)."""
+    y = np.asarray(y, float)
+    imp = np.asarray(importance, float)
+    cols = imp > 0
+    pred_all = np.tensordot(comb_stack, oof, 1)
+    full = np.all(np.isfinite(y[:, cols]) & np.isfinite(pred_all[:, cols]), axis=1)
+    if full.sum() < 3:
+        return 0.0
+    obs = y[full][:, cols] @ imp[cols]
+    pred = pred_all[full][:, cols] @ imp[cols]
+    w = amounts[full] / amounts[full].sum(axis=1, keepdims=True)
+    tv = 0.5 * np.abs(w[:, None] - w[None]).sum(axis=-1)
+    mean_tv = tv[np.triu_indices(len(w), 1)].mean()
+    if not mean_tv > 0:
+        return 0.0
+    return float(np.sqrt(2.0) * np.std(pred - obs, ddof=1) / np.mean(obs) / mean_tv)
+
+
 def best_pilot(amounts, y, importance, budget, rtol: float = 1e-6):
     """``(weights [K], row)`` of the best observed pilot whose total equals ``budget`` when at
     least two distinct mixtures share it, else ``(None, None)``."""
@@ -481,9 +509,14 @@ def decide(
     f_full, f_folds = objectives(comb, k, pts, budget, imp)
     nc = len(candidates)
     g, se = gain_stats(f_full, f_folds, 0, np.arange(1, nc + 1))
+    # The model's held-out error of a difference between two mixtures (the bias cancels)
+    # adds to the jackknife's parameter uncertainty.
+    e_diff = comb.diff_err * 0.5 * np.abs(candidates - safe).sum(axis=1)
+    se = np.sqrt(se**2 + e_diff**2)
     lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
     j = int(np.argmax(lcb))
-    if lcb[j] > 0:
+    few = comb.held.shape[0] < MIN_FOLDS
+    if lcb[j] > 0 and not few:
         weights, index = candidates[j], j
     else:
         weights, index = safe, -1
@@ -505,6 +538,12 @@ def decide(
     p_safe = np.array([_phi(a / b) if b > 0 else float(a > 0) for a, b in zip(g, se)])
     cv = 100 * comb.combined_error
     line = _line(action, kind, g, se, j, index, candidates, z, cv)
+    if few:
+        line = (
+            f"keep the {kind}: {comb.held.shape[0]} distinct pilot mixtures are too few to "
+            f"tell how certain the model's optimum is (predicted {100 * g[-1]:+.2f}%); run "
+            "`jaxmix next` for runs that would"
+        )
     return Decision(
         action=action,
         weights=np.asarray(weights, float),
@@ -553,6 +592,7 @@ def to_fit_result(comb: Combination, domains, amount_range=None) -> FitResult:
             "stack": dict(zip(comb.laws, comb.stack.tolist())),
             "cv_error": dict(zip(comb.laws, comb.cv_error.tolist())),
             "combined_cv_error": comb.combined_error,
+            "difference_error": comb.diff_err,
             "folds": int(comb.held.shape[0]),
             "skipped": comb.skipped,
         }
@@ -730,6 +770,7 @@ def stored_combination(fit: FitResult):
         combined_error=float(c.get("combined_cv_error") or np.nan),
         status=np.zeros((len(names), 1, len(fit.domains)), int),
         skipped={},
+        diff_err=float(c.get("difference_error") or 0.0),
     )
     return comb, amounts, y
 

@@ -170,19 +170,19 @@ def main(argv=None) -> int:
     jax.config.update("jax_enable_x64", True)
     from . import tasks as T
 
-    trials = args.trials or (2 if args.quick else 4)
+    trials = args.trials or (2 if args.quick else 6)
     out_dir = args.out or (Path(tempfile.mkdtemp()) if args.quick else REPO / "benchmarks" / "results")
     log = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.time()
     all_tasks = []
     if "sft" in only:
-        all_tasks += T.sft_grid_task(REPO, trials if args.quick else 8)
+        all_tasks += T.sft_grid_task(REPO, trials if args.quick else 12)
     if "mixinglaws" in only:
         all_tasks += T.mixinglaws_tasks(args.data, trials, args.quick)
     if "redpajama" in only:
         all_tasks += T.redpajama_tasks(args.data, trials, args.quick)
     if "regmix" in only:
-        all_tasks += T.regmix_task(args.data, 1 if args.quick else 2, args.quick)
+        all_tasks += T.regmix_task(args.data, 1 if args.quick else 3, args.quick)
     datasets, trial_rows = {}, {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for task in all_tasks:

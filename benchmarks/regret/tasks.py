@@ -33,7 +33,7 @@ class Task(NamedTuple):
 
     @property
     def objective(self) -> np.ndarray:
-        return self.losses @ self.importance
+        return np.where(self.importance > 0, self.losses, 0.0) @ self.importance
 
 
 def _size_key(s):
@@ -57,7 +57,7 @@ def mixinglaws_tasks(root: Path, trials: int, quick: bool) -> list[Task]:
 
         out.append(
             Task(f"2Mix {size}", r.weights[at], r.losses[at], r.objective_weights, budget, True,
-                 3, min(trials, 10), extra)
+                 3, 10, extra)
         )
     # 5Mix: 26 mixtures per size at 30k (not a lattice); 12 pilots.
     domains, by = load_mixinglaws(root, "5Mix", (30_000, 30_000))
