@@ -78,7 +78,9 @@ def _batched_solve(
     capped = needs_caps(lowers, uppers)
     dt = _dtype()
     params = jax.tree.map(
-        lambda x: np.asarray(x, dt) if batched else np.broadcast_to(np.asarray(x, dt), (b, k)),
+        lambda x: np.asarray(x, dt)
+        if batched
+        else np.broadcast_to(np.asarray(x, dt), (b,) + np.shape(x)),
         fit.params,
     )
     keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), b))
