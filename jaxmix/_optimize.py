@@ -176,6 +176,10 @@ class Mixture(NamedTuple):
       uniform_predicted: ``[K]`` predicted losses of the uniform mixture; uniform_objective.
       certificate: ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` or None.
       restart_status: ``[R]`` status of every restart; warnings: one-line messages.
+      constraints: the bounds and availability as requested (``min_weight``, ``max_weight``,
+        ``fix``, ``available``, ``max_epochs``, ``repetition``), so that the mixture can be
+        re-solved at another budget with the same caps (``lower``/``upper`` hold only this
+        budget's weights).
     """
 
     domains: tuple
@@ -193,6 +197,19 @@ class Mixture(NamedTuple):
     certificate: dict | None
     restart_status: np.ndarray
     warnings: tuple = ()
+    constraints: dict | None = None
+
+
+def _requested(**given) -> dict:
+    """The constraints a caller gave, JSON-ready (``{domain: float}`` or a number)."""
+    out = {}
+    for key, value in given.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, dict):
+            value = {str(d): float(v) for d, v in value.items()}
+        out[key] = value
+    return out
 
 
 def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
@@ -474,4 +491,13 @@ def optimize(
         certificate=certificate,
         restart_status=status,
         warnings=tuple(warnings),
+        constraints=_requested(
+            min_weight=min_weight,
+            max_weight=max_weight,
+            fix=fix,
+            available=available,
+            max_epochs=None if not caps else float(epochs),
+            repetition=bool(repetition),
+            r_star=float(r_star) if repetition else None,
+        ),
     )

@@ -174,6 +174,7 @@ def build_report(
                 level=level,
                 progress=progress,
                 law=fit.law,
+                fit=fit,
                 **bkw,
             )
         else:

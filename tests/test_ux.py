@@ -1,0 +1,219 @@
+"""What a user sees: reports keep the caps, the two-step flow says what `run` says, bad
+columns and outliers are named, warnings are few and plain, tables keep their layout, the
+command line's ergonomics and the public API."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import TRUE3, synthetic_table
+
+import jaxmix
+from jaxmix._cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _bent_pilots(path):
+    """Pilots whose law bends at domain a's largest runs: the recommendation then rests on
+    them (the hold-out refit recommends other weights)."""
+    t = synthetic_table(noise=1e-3)
+    top = t.amounts[:, 0] == t.amounts[:, 0].max()
+    t.losses["a"][top] *= 0.93
+    jaxmix.write_pilots(t, path)
+    return path
+
+
+# --- 2: a report keeps the availability caps of the mixture at every budget -----------------
+
+
+def test_report_from_a_capped_mixture_keeps_the_cap_at_every_budget(
+    capsys, tmp_path, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"law": "transfer", "params": TRUE3}))
+    mix = tmp_path / "mix.json"
+    cap = 5.0 * 3  # --available a=5 --max-epochs 3
+    code, _, err = run(
+        capsys, "optimize", fit, "--budget", 20, "--available", "a=5", "--max-epochs", 3,
+        "-o", mix,
+    )
+    assert code == 0, err
+    assert json.loads(mix.read_text())["amounts"]["a"] <= cap * (1 + 1e-9)
+
+    import jaxmix._report
+    import jaxmix._study
+
+    seen = {}
+    sweep = jaxmix._study.sweep_budgets
+
+    def spy(fit, budgets, **kw):
+        res = sweep(fit, budgets, **kw)
+        seen["amounts"] = res.weights[:, 0] * np.asarray(budgets)
+        return res
+
+    monkeypatch.setattr(jaxmix._study, "sweep_budgets", spy)
+    build = jaxmix._report.build_report
+
+    def keep(fit, mixture, *a, **kw):
+        seen["mixture"] = mixture
+        return build(fit, mixture, *a, **kw)
+
+    monkeypatch.setattr(jaxmix._report, "build_report", keep)
+    out = tmp_path / "rep"
+    code, _, err = run(
+        capsys, "report", "--fit", fit, "--mixture", mix, "--budget", 2000, "-o", out
+    )
+    assert code == 0, err
+    assert seen["mixture"].amounts[0] <= cap * (1 + 1e-9)
+    assert len(seen["amounts"]) and np.all(seen["amounts"] <= cap * (1 + 1e-6))
+    # without --budget too: the sweep runs from 1/100x to 100x the mixture's budget
+    code, _, err = run(capsys, "report", "--fit", fit, "--mixture", mix, "-o", out)
+    assert code == 0, err
+    assert np.all(seen["amounts"] <= cap * (1 + 1e-6))
+
+
+# --- 3: fit + optimize report what run reports --------------------------------------------
+
+
+def test_fit_then_optimize_says_what_run_says(capsys, tmp_path):
+    pilots = _bent_pilots(tmp_path / "pilots.csv")
+    fit, opt, both = tmp_path / "fit.json", tmp_path / "opt.json", tmp_path / "run.json"
+    fit_run = tmp_path / "fit_run.json"
+    code, _, err_run = run(
+        capsys, "run", pilots, "--budget", 10, "-o", both, "--fit-output", fit_run
+    )
+    assert code == 0
+    code, _, err_fit = run(capsys, "fit", pilots, "-o", fit)
+    assert code == 0
+    code, _, err_opt = run(capsys, "optimize", fit, "--budget", 10, "-o", opt)
+    assert code == 0
+    a, b = json.loads(both.read_text()), json.loads(opt.read_text())
+    assert a["weights"] == b["weights"]
+    assert a["warnings"] == b["warnings"]
+    assert any("rests on the largest pilots" in w for w in b["warnings"])
+    assert json.loads(fit.read_text())["warnings"] == json.loads(fit_run.read_text())["warnings"]
+    def said(err):
+        return {line for line in err.splitlines() if line.startswith("warning")}
+
+    assert said(err_run) == said(err_fit) | said(err_opt)
+    assert any("largest pilots" in line for line in said(err_opt))
+
+
+def test_run_bootstrap_keeps_the_strategy_and_the_extrapolation_check(
+    capsys, tmp_path, monkeypatch
+):
+    import jaxmix._study
+
+    pilots = _bent_pilots(tmp_path / "pilots.csv")
+    strategies = []
+    fit_many = jaxmix._study.fit_many
+
+    def spy(*a, **kw):
+        strategies.append(kw.get("strategy"))
+        return fit_many(*a, **kw)
+
+    monkeypatch.setattr(jaxmix._study, "fit_many", spy)
+    out = tmp_path / "boot.json"
+    code, _, err = run(
+        capsys, "run", pilots, "--budget", 10, "--bootstrap", 4, "--strategy", "vmap", "-o", out
+    )
+    assert code == 0, err
+    assert strategies == ["vmap"]
+    warnings = json.loads(out.read_text())["warnings"]
+    assert any("rests on the largest pilots" in w for w in warnings)
+
+
+def test_read_fit_keeps_the_diagnostics_and_drops_broken_ones(tmp_path):
+    t = synthetic_table(noise=1e-3)
+    result = jaxmix.fit(t, check_extrapolation=True)
+    path = tmp_path / "fit.json"
+    jaxmix.write_fit(result, path)
+    back = jaxmix.read_fit(path)
+    assert set(back.diagnostics["holdout_params"]) == set(t.domains)
+    assert back.warnings == result.warnings
+    data = json.loads(path.read_text())
+    data["diagnostics"]["holdout_params"] = {"a": {"C": "x"}}
+    data["diagnostics"]["identifiability"] = {"a": {"directions": [{"kind": 1}]}}
+    path.write_text(json.dumps(data))
+    back = jaxmix.read_fit(path)
+    assert "holdout_params" not in back.diagnostics
+    assert "identifiability" not in back.diagnostics
+    jaxmix.optimize(back, 10.0)  # and it still optimizes
+
+
+# --- 11: ergonomics ---------------------------------------------------------------------
+
+
+def test_global_flags_after_the_command(capsys, tmp_path):
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"law": "transfer", "params": TRUE3}))
+    out = tmp_path / "m.json"
+    code, text, err = run(capsys, "optimize", fit, "--budget", 10, "-o", out, "-q")
+    assert code == 0 and text == "" and err == "" and out.exists()
+    code, text, _ = run(capsys, "-q", "optimize", fit, "--budget", 10, "-o", out)
+    assert code == 0 and text == ""  # before the command: not reset by the subcommand
+    code, _, _ = run(capsys, "optimize", fit, "--budget", 10, "-o", out, "--float32", "-v")
+    assert code == 0
+
+
+def test_optimize_sweep_pareto_print_json_without_o(capsys, tmp_path):
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"law": "transfer", "params": TRUE3}))
+    code, text, err = run(capsys, "optimize", fit, "--budget", 10)
+    assert code == 0 and json.loads(text)["budget"] == 10 and "objective" in err
+    code, text, err = run(capsys, "sweep", fit, "--budgets", "10,100")
+    assert code == 0 and len(json.loads(text)["results"]) == 2
+    code, text, err = run(capsys, "pareto", fit, "--budget", 10, "--between", "a,b", "--points", 3)
+    assert code == 0 and len(json.loads(text)["results"]) == 3
+
+
+def test_bare_jaxmix_prints_help(capsys):
+    code, text, err = run(capsys)
+    assert code == 0 and "usage: jaxmix" in text and "optimize" in text and err == ""
+
+
+def test_bad_number_names_its_flag(capsys, tmp_path):
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps({"law": "transfer", "params": TRUE3}))
+    code, _, err = run(capsys, "optimize", fit, "--budget", 10, "--max-weight", "a=abc")
+    assert code == 2 and "--max-weight" in err and "'abc'" in err
+
+
+def test_help_does_not_reuse_E_for_epochs(capsys):
+    code, text, _ = run(capsys, "optimize", "--help")
+    assert code == 0 and "E*available" not in text and "max-epochs * available" in text
+
+
+def test_plan_run_names_are_folder_names(capsys, tmp_path):
+    t = jaxmix.plan(["if", "math"], 660000)
+    assert not any("/" in r for r in t.runs)
+    assert "ifx1of3" in t.runs and "mathx2" in t.runs
+    # tables with the older names still read
+    old = tmp_path / "old.csv"
+    old.write_text("run,n:a,n:b,loss:a,loss:b\nbase,3,3,1,1\nax1/3,1,3,1.2,1\n")
+    assert jaxmix.read_pilots(old).runs == ("base", "ax1/3")
+
+
+def test_public_api_has_all_and_mixture_export_import(tmp_path):
+    assert all(not n.startswith("_") for n in jaxmix.__all__ if n != "__version__")
+    for name in ("read_mixture", "export_mixture", "import_trainer_state", "import_wandb"):
+        assert name in jaxmix.__all__
+    import inspect
+
+    assert inspect.signature(jaxmix.bootstrap).return_annotation in (tuple, "tuple")
+    fit = jaxmix.from_params(TRUE3)
+    path = tmp_path / "mix.json"
+    jaxmix.write_mixture(jaxmix.optimize(fit, 10.0), path)
+    mix = jaxmix.read_mixture(path)
+    assert mix.domains == ("a", "b", "c") and mix.budget == 10.0
+    assert abs(float(np.sum(mix.weights)) - 1) < 1e-9
+    text = jaxmix.export_mixture(mix, "llama-factory")
+    assert text.startswith("dataset: a,b,c")
+    counts = json.loads(jaxmix.export_mixture(path, "counts", available={"a": 4}))
+    assert counts["domains"]["a"]["available"] == 4
