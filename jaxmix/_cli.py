@@ -289,9 +289,12 @@ def _say(args, text: str) -> None:
 
 
 def _warn(args, warnings) -> None:
+    """Warnings on stderr: the ones that matter first, in plain words (-v: all in full)."""
+    from jaxmix._warnings import lines
+
     if not args.quiet:
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
+        for line in lines(warnings, getattr(args, "verbose", False)):
+            print(line, file=sys.stderr)
 
 
 def _table_out(args, text: str) -> None:

@@ -217,3 +217,98 @@ def test_public_api_has_all_and_mixture_export_import(tmp_path):
     assert text.startswith("dataset: a,b,c")
     counts = json.loads(jaxmix.export_mixture(path, "counts", available={"a": 4}))
     assert counts["domains"]["a"]["available"] == 4
+
+
+# --- 5: silent wrong models are named ---------------------------------------------------
+
+
+def _sft_rows():
+    import csv
+
+    with open(jaxmix.example_pilots("sft"), encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _write_rows(path, rows, drop=()):
+    import csv
+
+    names = [k for k in rows[0] if k not in drop]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, names, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_loss_column_without_its_amounts_is_named(capsys, tmp_path):
+    bad = _write_rows(tmp_path / "nocode.csv", _sft_rows(), drop=("n:code",))
+    code, _, err = run(capsys, "fit", bad, "-o", tmp_path / "fit.json")
+    assert code == 0
+    line = next(x for x in err.splitlines() if "loss:code" in x)
+    assert line.startswith("warning:") and "nocode.csv" in line and "n:code" in line
+    assert err.splitlines()[0] == line  # the first thing the user reads
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert any("'loss:code' has no 'n:code'" in w for w in fit["warnings"])
+    # an aggregate-only table is the reference fit's business (no warning)
+    from jaxmix._checks import unmatched_loss_columns
+
+    only = jaxmix.read_pilots(_write_rows(tmp_path / "agg.csv", _sft_rows()))
+    assert unmatched_loss_columns(only) == []
+    agg = only._replace(losses={"total": only.losses["code"]})
+    assert unmatched_loss_columns(agg) == []
+    extra = only._replace(losses={**only.losses, "total": only.losses["code"]})
+    assert unmatched_loss_columns(extra) == []  # the usual name of an extra target
+    extra = only._replace(losses={**only.losses, "mmlu": only.losses["code"]})
+    assert len(unmatched_loss_columns(extra)) == 1
+
+
+def test_outlier_loss_names_the_run_row_and_column(capsys, tmp_path):
+    rows = _sft_rows()
+    rows[4]["loss:math"] = str(float(rows[4]["loss:math"]) * 100)  # a perplexity, pasted
+    bad = _write_rows(tmp_path / "outlier.csv", rows)
+    code, _, err = run(capsys, "fit", bad, "-o", tmp_path / "fit.json")
+    assert code == 0
+    line = err.splitlines()[0]
+    assert line.startswith("warning: ") and "outlier.csv:6" in line
+    assert "'loss:math'" in line and f"'{rows[4]['run']}'" in line
+    from jaxmix._checks import pilot_warnings
+
+    assert pilot_warnings(jaxmix.read_pilots(jaxmix.example_pilots("sft"))) == []
+    assert pilot_warnings(jaxmix.read_pilots(jaxmix.example_pilots("llama32_3b"))) == []
+
+
+# --- 6: few warnings, in plain words, the ones that matter first --------------------------
+
+
+def test_shipped_example_shows_few_plain_warnings(capsys, tmp_path):
+    code, _, err = run(capsys, "run", "-o", tmp_path / "m.json")
+    assert code == 0
+    shown = [x for x in err.splitlines() if x.startswith(("warning:", "note:"))]
+    assert 1 <= len(shown) <= 4
+    for jargon in ("direction {", "singular value", "step cap", "log_C", "alpha_logit"):
+        assert jargon not in err
+    assert "-v" in err
+    code, _, full = run(capsys, "run", "-o", tmp_path / "m.json", "-v")
+    raw = json.loads((tmp_path / "m.json").read_text())["warnings"]
+    assert all(f"warning: {w}" in full for w in raw)
+    assert "singular value" in full  # the details are one flag away
+
+
+def test_warnings_are_ranked_and_collapsed():
+    from jaxmix._warnings import lines
+
+    ident = [
+        f"{d}: the pilots do not pin down the direction {{'log_C': 0.1}} (weak; relative "
+        "singular value 1e-4)"
+        for d in ("a", "b", "c", "a", "b")
+    ]
+    noisy = [f"a: noisy pilots: loss rises from 1 to {v} as n:a grows" for v in (2, 3, 4, 5)]
+    cap = ["b: fit stopped at the step cap before converging"]
+    worst = "the recommendation rests on the largest pilots: fitted without them ..."
+    out = lines(ident + noisy + cap + [worst])
+    assert out[0] == f"warning: {worst}"
+    assert len(out) == 5  # worst, noisy summary, step-limit note, parameters note, -v hint
+    assert sum("noisy pilots" in x for x in out) == 1 and "4 places" in out[1]
+    assert out[-1].startswith("(-v")
+    assert lines(ident + [worst], verbose=True) == [f"warning: {w}" for w in ident + [worst]]
+    assert lines(["something new"]) == ["warning: something new"]
