@@ -312,3 +312,28 @@ def test_warnings_are_ranked_and_collapsed():
     assert out[-1].startswith("(-v")
     assert lines(ident + [worst], verbose=True) == [f"warning: {w}" for w in ident + [worst]]
     assert lines(["something new"]) == ["warning: something new"]
+
+
+# --- 7: validate shows diverged folds as words, in a fixed layout --------------------------
+
+
+def test_validate_table_keeps_its_layout_when_a_fold_diverges():
+    from jaxmix._validate import LawScore, Validation, _verdict, format_validation
+
+    def score(law, cv, kfold=0.01, extrap=0.02, regret=0.5):
+        return LawScore(law, 5, 0.004, cv, 0.001, kfold, extrap, 0.9, regret, 1.0, "")
+
+    calm = [score("loglinear", 0.02), score("transfer", 0.01)]
+    wild = [
+        score("loglinear", 0.02),
+        score("transfer", 0.01, kfold=3.3e27, extrap=25.0, regret=4e30),
+    ]
+    texts = []
+    for scores in (calm, wild):
+        best, verdict = _verdict(scores)
+        texts.append(format_validation(Validation(tuple(scores), best, verdict, 5)))
+    calm_text, wild_text = texts
+    assert "diverged" in wild_text and ">1000%" in wild_text and "e+" not in wild_text
+    # the columns stay where they were: every table line as wide as with calm folds
+    width = lambda text: [len(x) for x in text.splitlines()[:4]]  # noqa: E731
+    assert width(wild_text) == width(calm_text)
