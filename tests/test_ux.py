@@ -337,3 +337,79 @@ def test_validate_table_keeps_its_layout_when_a_fold_diverges():
     # the columns stay where they were: every table line as wide as with calm folds
     width = lambda text: [len(x) for x in text.splitlines()[:4]]  # noqa: E731
     assert width(wild_text) == width(calm_text)
+
+
+# --- 12: pictures without overlapping text, and no stale figure -------------------------
+
+
+def _figures(monkeypatch):
+    """Capture the matplotlib figures the report draws (drawn, before they are closed)."""
+    pytest.importorskip("matplotlib")
+    from jaxmix import _plots
+
+    figs = []
+    to_png = _plots.to_png
+
+    def keep(fig):
+        fig.canvas.draw()
+        figs.append(
+            [
+                (
+                    sorted(
+                        (
+                            t.get_window_extent()
+                            for t in ax.get_xticklabels(which="both")
+                            if t.get_text() and t.get_visible()
+                        ),
+                        key=lambda box: box.x0,
+                    ),
+                    ax.get_window_extent(),
+                    ax.get_legend().get_window_extent() if ax.get_legend() else None,
+                )
+                for ax in fig.axes
+                if ax.get_visible()
+            ]
+        )
+        return to_png(fig)
+
+    monkeypatch.setattr(_plots, "to_png", keep)
+    return _plots, figs
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_tick_labels_of_token_amounts_do_not_overlap(monkeypatch):
+    plots, figs = _figures(monkeypatch)
+    grid = np.geomspace(1.5e5, 3e6, 60)
+    curves = [(grid, 1 + 1 / np.log(grid))] * 3
+    x = np.array([2.2e5, 3.3e5, 6.6e5, 1.32e6, 1.98e6])
+    pts = [(x, 1 + 1 / np.log(x), 1 + 1 / np.log(x), np.ones(5, bool))] * 3
+    plots.fit_curves(("a", "b", "c"), curves, pts)
+    budgets = np.geomspace(1.6e5, 1.6e9, 11)
+    plots.weights_vs_budget(("a", "b", "c"), budgets, np.full((11, 3), 1 / 3), 1.6e7, 2e6)
+    for fig in figs:
+        for labels, _, _ in fig:
+            assert len(labels) >= 2
+            for a, b in zip(labels[:-1], labels[1:]):
+                assert not _overlap(a, b)
+
+
+def test_weights_legend_does_not_cover_the_curves_for_five_domains(monkeypatch):
+    plots, figs = _figures(monkeypatch)
+    budgets = np.geomspace(1e5, 1e9, 11)
+    w = np.random.default_rng(0).dirichlet(np.ones(5), size=11)
+    plots.weights_vs_budget(tuple("abcde"), budgets, w, 1e7, 1e6)
+    (_, axes, legend), = figs[0]
+    assert legend is not None and not _overlap(legend, axes)
+
+
+def test_rewritten_report_leaves_no_stale_figure(tmp_path):
+    from jaxmix._report import write_report
+
+    folder = tmp_path / "rep"
+    write_report({"bootstrap.png": b"old", "index.html": b"<p>1</p>"}, folder)
+    (folder / "mine.txt").write_text("a file of the user's")
+    write_report({"index.html": b"<p>2</p>"}, folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["index.html", "mine.txt"]
