@@ -99,7 +99,7 @@ def test_fit_then_optimize_says_what_run_says(capsys, tmp_path):
     assert any("rests on the largest pilots" in w for w in b["warnings"])
     assert json.loads(fit.read_text())["warnings"] == json.loads(fit_run.read_text())["warnings"]
     def said(err):
-        return {line for line in err.splitlines() if line.startswith("warning")}
+        return {x for x in err.splitlines() if x.startswith(("warning:", "note:"))}
 
     assert said(err_run) == said(err_fit) | said(err_opt)
     assert any("largest pilots" in line for line in said(err_opt))
