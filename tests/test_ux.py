@@ -413,3 +413,19 @@ def test_rewritten_report_leaves_no_stale_figure(tmp_path):
     (folder / "mine.txt").write_text("a file of the user's")
     write_report({"index.html": b"<p>2</p>"}, folder)
     assert sorted(p.name for p in folder.iterdir()) == ["index.html", "mine.txt"]
+
+
+def test_report_page_ranks_warnings_and_keeps_them_all_one_click_away():
+    from jaxmix._html import report_html
+
+    ident = [
+        f"{d}: the pilots do not determine the direction {{'alpha_logit': 1.0}} (unidentified; "
+        "relative singular value 3e-12)"
+        for d in "abc"
+    ]
+    fit = jaxmix.from_params(TRUE3)._replace(warnings=tuple(ident))
+    mix = jaxmix.optimize(fit, 10.0)._replace(warnings=("a: the law is extrapolating",))
+    page = report_html("t", fit, mix, images={}, study=None, sweep=None, notes=[], inputs={})
+    top = page.index("<h2>Warnings</h2>")
+    assert page.index("the law is extrapolating", top) < page.index("note: the pilots", top)
+    assert "<details>" in page and page.count("relative singular value") == 3
