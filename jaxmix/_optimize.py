@@ -365,7 +365,7 @@ def optimize(
         it caps ``w_i * budget <= max_epochs * available_i``.
       restarts, seed: random restarts of the gradient solver.
       repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
-        beyond it count as repetition-aware effective data (``_repetition.py``) instead of
+        beyond it count as repetition-aware effective data (:func:`effective_amounts`) instead of
         being capped (unless ``max_epochs`` is also given).
 
     >>> from jaxmix import from_params
