@@ -365,8 +365,8 @@ def optimize(
         it caps ``w_i * budget <= max_epochs * available_i``.
       restarts, seed: random restarts of the gradient solver.
       repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
-        beyond it count as repetition-aware effective data (:func:`effective_amounts`) instead of
-        being capped (unless ``max_epochs`` is also given).
+        beyond it count as repetition-aware effective data (:func:`effective_amounts`)
+        instead of being capped (unless ``max_epochs`` is also given).
 
     >>> from jaxmix import from_params
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
