@@ -16,6 +16,9 @@ _CAP = re.compile(r"^(?P<d>[^:]+): fit stopped at the step cap")
 _NOISY = re.compile(r"^(?P<d>[^:]+): noisy pilots: ")
 _STAGE1 = re.compile(r"^(?P<d>[^:]+): stage 1 skipped (?P<n>\d+) of")
 _OUTLIER = re.compile(r"x the column's median")
+_EXTRAP = re.compile(
+    r"^(?P<d>[^:]+): the budget's amount \S+ is (?P<r>\S+)x the largest pilot amount"
+)
 _ACT_WORDS = (
     "rests on the largest pilots",
     "may not extrapolate",
@@ -45,8 +48,11 @@ def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
     """``([(label, line)], hidden)``: the lines to show, most severe first, each labelled
     ``"warning"`` or ``"note"``, and how many warnings were folded into a summary line."""
     shown, ident, weak, caps, noisy, stage1, outliers = [], [], [], [], [], [], []
+    extrap = []
     for w in dict.fromkeys(warnings):  # exact repeats once
-        if m := _IDENT.match(w):
+        if m := _EXTRAP.match(w):
+            extrap.append((w, m["d"], m["r"]))
+        elif m := _IDENT.match(w):
             (ident if m["how"] == "determine" else weak).append(m["d"])
         elif m := _CAP.match(w):
             caps.append(m["d"])
@@ -59,6 +65,19 @@ def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
         else:
             shown.append((_severity(w), w))
     folded = 0
+    if len(extrap) > 1:
+        shown.append(
+            (
+                CHECK,
+                f"the law is extrapolating: at this budget {extrap[0][1]} gets {extrap[0][2]}x "
+                "its largest pilot amount"
+                + "".join(f", {d} {r}x" for _, d, r in extrap[1:])
+                + " (confirm the mixture with runs from `jaxmix next`)",
+            )
+        )
+        folded += len(extrap)
+    else:
+        shown += [(CHECK, w) for w, _, _ in extrap]
     shown += [(ACT, w) for w in outliers[:3]]
     if len(outliers) > 3:
         shown.append((ACT, f"... and {len(outliers) - 3} more losses far from their column"))
@@ -98,8 +117,12 @@ def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
             (
                 NOTE,
                 f"the pilots leave some parameters of {_names(sorted(set(ident + weak)))} "
-                "undetermined (usual for the 1+4K design); --bootstrap shows how much the "
-                "weights could move",
+                "undetermined (usual for the 1+4K design)"
+                + (
+                    ""
+                    if any("reference procedure" in w for w in warnings)
+                    else "; --bootstrap shows how much the weights could move"
+                ),
             )
         )
         folded += len(ident) + len(weak)

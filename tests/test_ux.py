@@ -312,6 +312,14 @@ def test_warnings_are_ranked_and_collapsed():
     assert out[-1].startswith("(-v")
     assert lines(ident + [worst], verbose=True) == [f"warning: {w}" for w in ident + [worst]]
     assert lines(["something new"]) == ["warning: something new"]
+    far = [
+        f"{d}: the budget's amount 8 is {r}x the largest pilot amount 2; the law is "
+        "extrapolating (confirm the mixture with runs from `jaxmix next`)"
+        for d, r in (("if", 4), ("math", 2.7))
+    ]
+    assert lines(far[:1]) == [f"warning: {far[0]}"]
+    (one, hint) = lines(far)
+    assert "if gets 4x its largest pilot amount, math 2.7x" in one and hint.startswith("(-v")
 
 
 # --- 7: validate shows diverged folds as words, in a fixed layout --------------------------
