@@ -104,6 +104,7 @@ def ensemble_law(name: str) -> Law:
         init_grid=_unsupported,
         check_natural=lambda row: None,
         convex=all(law.convex for law in laws),
+        convex_with_repetition=all(law.convex_with_repetition for law in laws),
     )
 
 
