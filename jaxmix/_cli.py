@@ -374,7 +374,23 @@ def _fit(args):
         if args.method == "joint" or choose_method(table)[0] == "joint":
             from jaxmix._decide import fit_combined
 
-            return table, fit_combined(table)
+            # The transfer law's own fit first: its input checks, warnings (outliers,
+            # extrapolation) and diagnostics come with the combination.
+            single = fit(
+                table,
+                method="joint",
+                law="transfer",
+                strategy=args.strategy,
+                check_extrapolation=not args.no_extrapolation_check,
+            )
+            combined = fit_combined(table)
+            if "(" not in combined.law:
+                return table, combined
+            diag = {k: v for k, v in (single.diagnostics or {}).items() if k != "holdout_params"}
+            return table, combined._replace(
+                warnings=combined.warnings + tuple(single.warnings),
+                diagnostics={**diag, **(combined.diagnostics or {})},
+            )
     return table, fit(
         table,
         method=args.method,
