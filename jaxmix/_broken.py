@@ -150,5 +150,6 @@ BROKEN = register(
         init_grid=init_grid,
         check_natural=check_natural,
         convex=True,
+        convex_with_repetition=True,
     )
 )

@@ -29,6 +29,7 @@ BIND_TOL = 1e-7  # a weight this close to a bound binds it
 EXTRAPOLATION_RATIO = 2.0  # budget amount beyond this multiple of the largest pilot warns
 SENSITIVITY = 0.05  # weight change without the largest pilots that warns
 FW_TOL = 1e-6  # relative Frank-Wolfe gap below which a convex law's optimum is certified
+RESTART_TOL = 1e-9  # relative objective difference within which restarts agree
 
 
 class Solution(NamedTuple):
@@ -58,6 +59,16 @@ class Solution(NamedTuple):
     exact_predicted: jax.Array
     uniform_predicted: jax.Array
     fw_gap: jax.Array
+
+
+def convex_problem(law, repetition: bool) -> bool:
+    """Whether the mixture objective of ``law`` is convex on the constraint set: the law's
+    claim, kept with repeated data only by laws of concave effective data.
+
+    >>> convex_problem(get_law("mixing_law"), False), convex_problem(get_law("mixing_law"), True)
+    (True, False)
+    """
+    return law.convex and (not repetition or law.convex_with_repetition)
 
 
 def predictor(law, params, budget, unique=None, r_star=None):
@@ -174,7 +185,12 @@ class Mixture(NamedTuple):
       importance, lower, upper: ``[K]`` the objective's weights and the bounds used.
       binding: K labels, ``"min"``, ``"max"``, ``"fixed"`` or ``""``.
       uniform_predicted: ``[K]`` predicted losses of the uniform mixture; uniform_objective.
-      certificate: ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` or None.
+      certificate: ``{"convex", "frank_wolfe_gap", "restarts", "restarts_at_best"}``, plus
+        ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` for a separable
+        law. ``convex`` is true only when the problem solved is convex (a law of the
+        proportions with repeated data is not); then the Frank-Wolfe gap bounds the excess
+        objective. Otherwise the gap only measures stationarity, and the mixture is the best
+        of ``restarts`` local solutions (``restarts_at_best`` of them reached it).
       restart_status: ``[R]`` status of every restart; warnings: one-line messages.
       constraints: the bounds and availability as requested (``min_weight``, ``max_weight``,
         ``fix``, ``available``, ``max_epochs``, ``repetition``), so that the mixture can be
@@ -412,7 +428,16 @@ def optimize(
     w_grad = np.asarray(sol.weights, dtype=float)
     weights, predicted, _ = select(sol)
     warnings = []
-    certificate = {"convex": law.convex, "frank_wolfe_gap": float(sol.fw_gap)}
+    convex = convex_problem(law, unique is not None)
+    r_obj = np.asarray(sol.restart_objective, dtype=float)
+    best = float(sol.objective)
+    at_best = int(np.sum(np.isfinite(r_obj) & (r_obj <= best + RESTART_TOL * max(abs(best), 1.0))))
+    certificate = {
+        "convex": convex,
+        "frank_wolfe_gap": float(sol.fw_gap),
+        "restarts": int(r_obj.size),
+        "restarts_at_best": at_best,
+    }
     if law.separable and unique is None:
         w_exact = np.asarray(sol.exact_weights, dtype=float)
         gap = float(sol.objective - sol.exact_objective)
@@ -430,10 +455,17 @@ def optimize(
                 f"{certificate['max_weight_diff']:.2g} in weight (objective gap {gap:.2g}); "
                 "reporting the mixture with the lower objective"
             )
-    elif law.convex and not float(sol.fw_gap) <= FW_TOL * max(abs(float(sol.objective)), 1.0):
+    elif not float(sol.fw_gap) <= FW_TOL * max(abs(best), 1.0):
         warnings.append(
             f"the optimizer's Frank-Wolfe gap {float(sol.fw_gap):.2g} is not small: the "
             "mixture may be short of the optimum"
+            + ("" if convex else " (or of a stationary point: the objective is not convex)")
+        )
+    elif not convex and at_best < r_obj.size:
+        warnings.append(
+            f"the objective is not convex here and only {at_best} of {r_obj.size} restarts "
+            "reached the best mixture: it is the best local optimum found, not a certified "
+            "global one (more --restarts search further)"
         )
     if unique is not None:
         warnings += repetition_notes(fit.domains, weights * budget, unique, r_star)

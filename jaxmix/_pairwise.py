@@ -144,5 +144,6 @@ PAIRWISE = register(
         check_natural=check_natural,
         per_source=("k", "alpha"),
         convex=True,
+        convex_with_repetition=True,
     )
 )

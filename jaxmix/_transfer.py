@@ -194,5 +194,6 @@ TRANSFER = register(
         unscale=unscale,
         init_grid=init_grid,
         check_natural=check_natural,
+        convex_with_repetition=True,
     )
 )
