@@ -27,7 +27,10 @@ class Law(NamedTuple):
       predict_domain: ``(row, amounts [R, K], i) -> [R]`` losses of domain ``i`` in runs
         ``amounts``; ``row`` is row ``i`` of the parameters (scalar leaves).
       penalty: ``(row) -> []`` weak prior (negative log density) on a row fitted on amounts
-        of order one; zero where the law wants no prior.
+        and losses of order one (see ``loss_fields``). It should be coercive in every
+        unconstrained coordinate (grow without bound as any one does), so every fit has a
+        finite minimizer; the joint fit weighs it against a residual term in units of the
+        noise, so a standard deviation of 2-3 keeps it weak.
       separable: the objective is a sum of convex one-dimensional terms in ``weights[i]``,
         so the exact multiplier solver certifies the optimum.
       to_natural: ``params -> {name: [K]}``.
@@ -41,6 +44,9 @@ class Law(NamedTuple):
       per_source: natural names whose values are ``[K, K-1]`` (one per other domain).
       convex: the predicted objective is convex in the weights, so a small Frank-Wolfe gap
         certifies the optimizer's answer.
+      loss_fields: unconstrained fields that are logs of loss amplitudes: dividing a
+        domain's losses by ``s`` shifts them by ``-log s`` and leaves the fit otherwise
+        unchanged. The joint fit normalizes each domain's losses by their geometric mean.
     """
 
     name: str
@@ -57,6 +63,7 @@ class Law(NamedTuple):
     check_natural: Callable
     per_source: tuple = ()
     convex: bool = True
+    loss_fields: tuple = ()
 
 
 _REGISTRY: dict[str, Law] = {}
