@@ -240,8 +240,8 @@ def replicates(
     fn = functools.partial(
         fit_many,
         amounts,
-        delta=jnp.asarray(1e-3, dt),
-        prior=jnp.asarray(0.0, dt),
+        delta=jnp.asarray(0.0, dt),  # from the pilots' residual scale, as in ``fit``
+        prior=jnp.asarray(1.0, dt),
         law_name=fit0.law,
         strategy="screen",
         polish=4,
