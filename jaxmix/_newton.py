@@ -132,7 +132,10 @@ def minimize(
         g_acc = jnp.where(accept, g_try, c.g)
         h_acc = jnp.where(accept, h_try, c.h)
         x = jnp.where(accept, x_new, c.x)
-        mu = jnp.where(accept, jnp.maximum(c.mu * 0.2, 1e-12), c.mu * 10.0)
+        # With a short ``max_reject`` a rejection restarts the damping from at least 1e-3:
+        # from a tiny mu, a few tenfold increases would still give near-Newton steps.
+        grown = c.mu * 10.0 if max_reject is None else jnp.maximum(c.mu * 10.0, 1e-3)
+        mu = jnp.where(accept, jnp.maximum(c.mu * 0.2, 1e-12), grown)
         rejects = jnp.where(accept, 0, c.rejects + 1)
         if max_reject is None:
             stuck = mu > 1e12  # no step along any damped direction lowers the value

@@ -193,7 +193,7 @@ def test_reference_stage1_matches_scipy_trust_constr(llama_table):
 @pytest.mark.parametrize("noise", [0.01, 0.03])
 def test_joint_fit_converges_on_noisy_pilots(noise):
     """Noisy 1+4K pilots: every domain's fit ends with SUCCESS in few Newton steps, at a
-    finite minimizer (the optimized mixture does not move with a larger step cap)."""
+    finite minimizer."""
     rng = np.random.default_rng(11)
     steps = []
     for seed in range(3):
