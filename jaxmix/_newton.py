@@ -119,8 +119,10 @@ def minimize(
     def body(c: NewtonState) -> NewtonState:
         h = c.h + c.mu * (1.0 + jnp.abs(jnp.diag(c.h))) * eye
         dx = jnp.linalg.solve(h, -c.g)  # zero on the first iteration
-        x_new = c.x + dx if refine is None else refine(c.x + dx)
-        dx = x_new - c.x
+        x_new = c.x + dx
+        if refine is not None:
+            x_new = refine(x_new)
+            dx = x_new - c.x
         f_new, g_try, h_try = value_grad_hess(x_new)
         # Lower value; or, where values tie at rounding level, a smaller gradient (the
         # gradient resolves a flat minimum more finely than the value does).
