@@ -145,10 +145,14 @@ def _take(x, idx):
     return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
 
 
-def log_scale(amounts):
+def log_scale(amounts, rows=None):
     """``[]`` log of the geometric mean of the positive entries of ``amounts`` (the unit
-    fits are normalized by; zero amounts, a domain left out of a run, are skipped)."""
+    fits are normalized by; zero amounts, a domain left out of a run, are skipped), over
+    the runs where ``rows [R]`` is True (all by default): a fit without a run is then the
+    same as one with the run's weight at zero."""
     pos = amounts > 0
+    if rows is not None:
+        pos = pos & rows[:, None]
     logs = jnp.log(jnp.where(pos, amounts, 1.0))
     return jnp.sum(jnp.where(pos, logs, 0.0)) / jnp.maximum(jnp.sum(pos), 1)
 
@@ -234,7 +238,7 @@ def joint_fit_arrays(
     law = get_law(law_name)
     weights = jnp.asarray(mask, amounts.dtype)
     mask = weights > 0
-    log_s = log_scale(amounts)
+    log_s = log_scale(amounts, jnp.any(mask, axis=1))
     scaled = amounts / jnp.exp(log_s)
     k = amounts.shape[1]
     log_sy = _log_loss_scale(losses, mask) if law.loss_fields else jnp.zeros(k, amounts.dtype)
