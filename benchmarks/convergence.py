@@ -10,7 +10,7 @@ Reported per cell: share of domain fits (the chosen restart) ending with SUCCESS
 and largest Newton steps, share of domains with a coordinate at bound (held by the prior),
 and the largest change of any recommended weight when the cap grows 10x. Targets: SUCCESS
 >= 99%, median steps <= 30, weight change <= 0.005. The first (law, K) call compiles; its
-time is reported apart from the warm run.
+time (compile and one run at each cap) is reported apart from the warm runs.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def main() -> None:
     print(f"{args.tables} tables per cell, step cap {CAP} and {10 * CAP}\n")
     row(
         "law", "K", "noise", "SUCCESS", "median steps", "max steps", "at bound",
-        "max weight change (cap x10)", "compile s", "run s (both caps)",
+        "max weight change (cap x10)", "first calls s (compile incl.)", "warm s (both caps)",
     )
     row(*["---"] * 10)
     for law in args.laws:
