@@ -152,6 +152,7 @@ BROKEN = register(
         init_grid=init_grid,
         check_natural=check_natural,
         convex=True,
+        convex_with_repetition=True,
         loss_fields=("log_C", "log_E"),
     )
 )

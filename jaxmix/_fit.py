@@ -446,4 +446,6 @@ def fit(
         )
     if note:
         result = result._replace(warnings=(note,) + result.warnings)
-    return result
+    from jaxmix._checks import pilot_warnings
+
+    return result._replace(warnings=tuple(pilot_warnings(table)) + result.warnings)

@@ -5,11 +5,14 @@
 
 The transfer law only lets other domains help (k_i > 0). Real SFT mixtures also interfere:
 more arithmetic can raise the loss on code. ``g_ij`` (any sign) is the Data Mixing Laws
-exponent of source j on domain i, so the law nests both ``transfer`` (g = 0) and, at a fixed
-budget, the ``mixing_law`` (with C = 0). Both factors are log-convex in the weights
-(``-beta log D`` is convex for concave D; constants and ``exp`` of a linear map are
-log-convex), so their product — the objective — is convex: the Frank-Wolfe gap certifies it.
-Row i has 5 + (K - 1) parameters.
+exponent of source j on domain i, so the law nests ``transfer`` (g = 0). It reaches only a
+subfamily of the ``mixing_law`` ``c + k exp(t . w)``: as C -> 0 it tends to
+``E exp(g . w)``, the mixing law with floor c = 0; a mixing law with a positive floor is not
+a member. Both factors are log-convex in the weights (``-beta log D`` is convex for concave
+D; constants and ``exp`` of a linear map are log-convex), so their product — the objective —
+is convex on the simplex: the Frank-Wolfe gap certifies it. With repeated data the weights
+in the factor become proportions of effective amounts and convexity is lost (see
+``_repetition.py``). Row i has 5 + (K - 1) parameters.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ class Law(NamedTuple):
       per_source: natural names whose values are ``[K, K-1]`` (one per other domain).
       convex: the predicted objective is convex in the weights, so a small Frank-Wolfe gap
         certifies the optimizer's answer.
+      convex_with_repetition: the objective stays convex when each amount is replaced by a
+        concave, increasing effective amount (repeated data): true when every loss is a convex
+        non-increasing function of data that is concave in the amounts; false for laws of the
+        proportions ``n / sum(n)``, which a concave map of the amounts does not keep linear.
       loss_fields: unconstrained fields that are logs of loss amplitudes: dividing a
         domain's losses by ``s`` shifts them by ``-log s`` and leaves the fit otherwise
         unchanged. The joint fit normalizes each domain's losses by their geometric mean.
@@ -63,6 +67,7 @@ class Law(NamedTuple):
     check_natural: Callable
     per_source: tuple = ()
     convex: bool = True
+    convex_with_repetition: bool = False
     loss_fields: tuple = ()
 
 

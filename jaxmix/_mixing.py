@@ -5,7 +5,8 @@
 The loss depends on the proportions only, not on the amount of data: fit it to runs of one
 budget and optimize at that budget. Because the weights sum to one, a coefficient on w_i is
 redundant (it shifts every t_ij and rescales k_i), so row i has no t_ii: K + 1 parameters,
-all identified. With k_i > 0 the objective is convex in the weights (not separable).
+all identified. With k_i > 0 the objective is convex in the weights (not separable); with
+repeated data (proportions of effective amounts) it is not.
 """
 
 from __future__ import annotations

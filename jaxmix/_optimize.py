@@ -29,6 +29,7 @@ BIND_TOL = 1e-7  # a weight this close to a bound binds it
 EXTRAPOLATION_RATIO = 2.0  # budget amount beyond this multiple of the largest pilot warns
 SENSITIVITY = 0.05  # weight change without the largest pilots that warns
 FW_TOL = 1e-6  # relative Frank-Wolfe gap below which a convex law's optimum is certified
+RESTART_TOL = 1e-9  # relative objective difference within which restarts agree
 
 
 class Solution(NamedTuple):
@@ -58,6 +59,16 @@ class Solution(NamedTuple):
     exact_predicted: jax.Array
     uniform_predicted: jax.Array
     fw_gap: jax.Array
+
+
+def convex_problem(law, repetition: bool) -> bool:
+    """Whether the mixture objective of ``law`` is convex on the constraint set: the law's
+    claim, kept with repeated data only by laws of concave effective data.
+
+    >>> convex_problem(get_law("mixing_law"), False), convex_problem(get_law("mixing_law"), True)
+    (True, False)
+    """
+    return law.convex and (not repetition or law.convex_with_repetition)
 
 
 def predictor(law, params, budget, unique=None, r_star=None):
@@ -174,8 +185,17 @@ class Mixture(NamedTuple):
       importance, lower, upper: ``[K]`` the objective's weights and the bounds used.
       binding: K labels, ``"min"``, ``"max"``, ``"fixed"`` or ``""``.
       uniform_predicted: ``[K]`` predicted losses of the uniform mixture; uniform_objective.
-      certificate: ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` or None.
+      certificate: ``{"convex", "frank_wolfe_gap", "restarts", "restarts_at_best"}``, plus
+        ``{"exact_weights", "exact_objective", "gap", "max_weight_diff"}`` for a separable
+        law. ``convex`` is true only when the problem solved is convex (a law of the
+        proportions with repeated data is not); then the Frank-Wolfe gap bounds the excess
+        objective. Otherwise the gap only measures stationarity, and the mixture is the best
+        of ``restarts`` local solutions (``restarts_at_best`` of them reached it).
       restart_status: ``[R]`` status of every restart; warnings: one-line messages.
+      constraints: the bounds and availability as requested (``min_weight``, ``max_weight``,
+        ``fix``, ``available``, ``max_epochs``, ``repetition``), so that the mixture can be
+        re-solved at another budget with the same caps (``lower``/``upper`` hold only this
+        budget's weights).
     """
 
     domains: tuple
@@ -193,6 +213,19 @@ class Mixture(NamedTuple):
     certificate: dict | None
     restart_status: np.ndarray
     warnings: tuple = ()
+    constraints: dict | None = None
+
+
+def _requested(**given) -> dict:
+    """The constraints a caller gave, JSON-ready (``{domain: float}`` or a number)."""
+    out = {}
+    for key, value in given.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, dict):
+            value = {str(d): float(v) for d, v in value.items()}
+        out[key] = value
+    return out
 
 
 def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
@@ -348,8 +381,8 @@ def optimize(
         it caps ``w_i * budget <= max_epochs * available_i``.
       restarts, seed: random restarts of the gradient solver.
       repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
-        beyond it count as repetition-aware effective data (``_repetition.py``) instead of
-        being capped (unless ``max_epochs`` is also given).
+        beyond it count as repetition-aware effective data (:func:`effective_amounts`)
+        instead of being capped (unless ``max_epochs`` is also given).
 
     >>> from jaxmix import from_params
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
@@ -395,7 +428,16 @@ def optimize(
     w_grad = np.asarray(sol.weights, dtype=float)
     weights, predicted, _ = select(sol)
     warnings = []
-    certificate = {"convex": law.convex, "frank_wolfe_gap": float(sol.fw_gap)}
+    convex = convex_problem(law, unique is not None)
+    r_obj = np.asarray(sol.restart_objective, dtype=float)
+    best = float(sol.objective)
+    at_best = int(np.sum(np.isfinite(r_obj) & (r_obj <= best + RESTART_TOL * max(abs(best), 1.0))))
+    certificate = {
+        "convex": convex,
+        "frank_wolfe_gap": float(sol.fw_gap),
+        "restarts": int(r_obj.size),
+        "restarts_at_best": at_best,
+    }
     if law.separable and unique is None:
         w_exact = np.asarray(sol.exact_weights, dtype=float)
         gap = float(sol.objective - sol.exact_objective)
@@ -413,10 +455,17 @@ def optimize(
                 f"{certificate['max_weight_diff']:.2g} in weight (objective gap {gap:.2g}); "
                 "reporting the mixture with the lower objective"
             )
-    elif law.convex and not float(sol.fw_gap) <= FW_TOL * max(abs(float(sol.objective)), 1.0):
+    elif not float(sol.fw_gap) <= FW_TOL * max(abs(best), 1.0):
         warnings.append(
             f"the optimizer's Frank-Wolfe gap {float(sol.fw_gap):.2g} is not small: the "
             "mixture may be short of the optimum"
+            + ("" if convex else " (or of a stationary point: the objective is not convex)")
+        )
+    elif not convex and at_best < r_obj.size:
+        warnings.append(
+            f"the objective is not convex here and only {at_best} of {r_obj.size} restarts "
+            "reached the best mixture: it is the best local optimum found, not a certified "
+            "global one (more --restarts search further)"
         )
     if unique is not None:
         warnings += repetition_notes(fit.domains, weights * budget, unique, r_star)
@@ -474,4 +523,13 @@ def optimize(
         certificate=certificate,
         restart_status=status,
         warnings=tuple(warnings),
+        constraints=_requested(
+            min_weight=min_weight,
+            max_weight=max_weight,
+            fix=fix,
+            available=available,
+            max_epochs=None if not caps else float(epochs),
+            repetition=bool(repetition),
+            r_star=float(r_star) if repetition else None,
+        ),
     )

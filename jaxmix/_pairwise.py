@@ -145,6 +145,7 @@ PAIRWISE = register(
         check_natural=check_natural,
         per_source=("k", "alpha"),
         convex=True,
+        convex_with_repetition=True,
         loss_fields=("log_C", "log_E"),
     )
 )

@@ -6,8 +6,12 @@ unique tokens seen for R repetitions beyond the first epoch as worth
     D' = U + U * R* * (1 - exp(-R / R*)),    R = n / U - 1,
 
 so repeats are worth less and less (at most U * R* extra). Below one epoch D' = n. The map
-is concave and increasing in n with slope 1 up to U, so a convex objective in the amounts
-stays convex; an optimizer that puts a large weight on a small domain pays for the repeats.
+is concave and increasing in n with slope 1 up to U. An objective stays convex under it only
+when each loss is a convex non-increasing function of data concave in the amounts (the
+``transfer``, ``broken`` and ``pairwise`` laws, ``Law.convex_with_repetition``). Laws of the
+proportions (``mixing_law``, ``interference``) see ``D' / sum(D')``, which is not linear in
+the weights, and lose convexity: their mixtures then report ``"convex": false``. An
+optimizer that puts a large weight on a small domain pays for the repeats.
 """
 
 from __future__ import annotations

@@ -91,11 +91,12 @@ def certificate_line(c: dict) -> str:
             f"certificate: exact optimum gap {c['gap']:.2e}, "
             f"max weight difference {c['max_weight_diff']:.2e}"
         )
-    why = (
-        "convex law: the objective is within the gap of the optimum"
-        if c.get("convex")
-        else "the law is not convex: no bound"
-    )
+    if c.get("convex"):
+        why = "convex problem: the objective is within the gap of the optimum"
+    else:
+        why = "not convex: the gap measures stationarity only, no bound on the optimum"
+        if "restarts" in c:
+            why += f"; {c.get('restarts_at_best', '?')} of {c['restarts']} restarts reached it"
     return f"certificate: Frank-Wolfe gap {c['frank_wolfe_gap']:.2e} ({why})"
 
 

@@ -196,6 +196,7 @@ TRANSFER = register(
         unscale=unscale,
         init_grid=init_grid,
         check_natural=check_natural,
+        convex_with_repetition=True,
         loss_fields=("log_C", "log_E"),
     )
 )

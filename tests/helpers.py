@@ -80,3 +80,39 @@ def random_interference(rng, domains):
         )
         for i, d in enumerate(domains)
     }
+
+
+def random_broken(rng, domains):
+    """Natural parameters of a random ``broken`` law, its break inside amounts of 1-100."""
+    law = random_law(rng, len(domains))
+    return {
+        d: dict(**law[f"d{i}"], gamma=float(rng.uniform(0.2, 0.8)), B=float(rng.uniform(1, 50)))
+        for i, d in enumerate(domains)
+    }
+
+
+def random_transfer(rng, domains):
+    """:func:`random_law` under the given domain names."""
+    law = random_law(rng, len(domains))
+    return {d: law[f"d{i}"] for i, d in enumerate(domains)}
+
+
+RANDOM_LAWS = {
+    "transfer": random_transfer,
+    "broken": random_broken,
+    "pairwise": random_pairwise,
+    "mixing_law": random_mixing,
+    "interference": random_interference,
+}
+
+
+def assert_on_simplex(w, lower=None, upper=None, atol=1e-9):
+    """Weights ``[..., K]`` are finite, sum to one and respect ``lower``/``upper`` (within
+    ``atol``): the check every optimizer test makes on every weight vector it gets."""
+    w = np.asarray(w, dtype=float)
+    assert np.all(np.isfinite(w)), w
+    np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=0, atol=atol)
+    lower = np.zeros(w.shape[-1]) if lower is None else np.asarray(lower, dtype=float)
+    upper = np.ones(w.shape[-1]) if upper is None else np.asarray(upper, dtype=float)
+    assert np.all(w >= lower - atol), (w, lower)
+    assert np.all(w <= upper + atol), (w, upper)

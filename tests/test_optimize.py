@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import random_law
+from helpers import assert_on_simplex, random_law
 from scipy.optimize import minimize as scipy_minimize
 
 import jaxmix
@@ -18,10 +18,12 @@ def test_published_parameters_give_published_weights(llama):
         published = np.array(
             [llama["reference_weights_from_params"][n]["weights"][d] for d in fit.domains]
         )
+        assert_on_simplex(mix.weights)
         np.testing.assert_allclose(mix.weights, exact, atol=1e-5)
         np.testing.assert_allclose(mix.weights, published, atol=5e-4)
         assert mix.objective == pytest.approx(ref["objective"], abs=1e-5)
         grad_w = np.array(list(mix.certificate["exact_weights"].values()))
+        assert_on_simplex(grad_w)
         np.testing.assert_allclose(grad_w, exact, atol=1e-5)
         assert mix.certificate["max_weight_diff"] < 1e-6
 
@@ -46,6 +48,8 @@ def test_gradient_solver_matches_exact_on_random_instances(seed):
     fit = jaxmix.from_params(random_law(rng, k))
     budget = float(rng.uniform(5, 500))
     sol = _solve(fit, budget, np.zeros(k), np.ones(k), False, seed)
+    for w in (sol.weights, sol.exact_weights, sol.restart_weights):
+        assert_on_simplex(w)
     np.testing.assert_allclose(sol.weights, sol.exact_weights, atol=1e-6)
     assert np.all(np.asarray(sol.restart_status) == 0)
     # With caps: force the unconstrained optimum out of bounds.
@@ -56,9 +60,9 @@ def test_gradient_solver_matches_exact_on_random_instances(seed):
     lower[np.argmin(w0)] = min(w0.min() * 1.3, 0.2)
     capped = _solve(fit, budget, lower, upper, True, seed)
     np.testing.assert_allclose(capped.weights, capped.exact_weights, atol=1e-6)
+    for w in (capped.weights, capped.exact_weights, capped.restart_weights):
+        assert_on_simplex(w, lower, upper, atol=1e-12)
     w = np.asarray(capped.exact_weights)
-    assert w.sum() == pytest.approx(1.0, abs=1e-12)
-    assert np.all(w >= lower - 1e-12) and np.all(w <= upper + 1e-12)
     assert w[np.argmax(w0)] == pytest.approx(upper[np.argmax(w0)], abs=1e-9)
 
 
@@ -84,6 +88,7 @@ def test_exact_solver_against_scipy_slsqp(seed):
         options={"ftol": 1e-15, "maxiter": 1000},
     )
     assert ref.success
+    assert_on_simplex(w, upper=upper, atol=1e-12)
     assert float(f(w)) <= ref.fun + 1e-12
     np.testing.assert_allclose(w, ref.x, atol=1e-5)
 
@@ -97,19 +102,26 @@ def test_constraints_bind_and_are_reported():
     floor = float(free.weights[low]) + 0.05
     names = fit.domains
     mix = jaxmix.optimize(fit, 100.0, max_weight={names[top]: cap}, min_weight={names[low]: floor})
+    assert_on_simplex(free.weights)
+    assert_on_simplex(mix.weights, mix.lower, mix.upper)
     assert mix.weights[top] == pytest.approx(cap, abs=1e-9)
     assert mix.weights[low] == pytest.approx(floor, abs=1e-9)
     assert mix.binding[top] == "max" and mix.binding[low] == "min"
     assert mix.objective >= free.objective
     fixed = jaxmix.optimize(fit, 100.0, fix={names[0]: 0.5})
+    assert_on_simplex(fixed.weights, fixed.lower, fixed.upper)
     assert fixed.weights[0] == pytest.approx(0.5, abs=1e-12) and fixed.binding[0] == "fixed"
     avail = jaxmix.optimize(fit, 100.0, available={names[top]: 10.0}, max_epochs=2.0)
+    assert_on_simplex(avail.weights, avail.lower, avail.upper)
+    assert_on_simplex(list(avail.certificate["exact_weights"].values()), avail.lower, avail.upper)
     assert avail.amounts[top] == pytest.approx(20.0, rel=1e-9)
 
 
 def test_importance_on_one_domain_favours_it():
     fit = jaxmix.from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "abc"})
     mix = jaxmix.optimize(fit, 10.0, importance={"a": 1.0, "b": 0.0, "c": 0.0})
+    assert_on_simplex(mix.weights)
+    assert_on_simplex(list(mix.certificate["exact_weights"].values()))
     assert mix.weights[0] > 0.5
     # b and c do not count, so only w_a is determined: certify by the objective.
     assert abs(mix.certificate["gap"]) < 1e-10
@@ -158,6 +170,8 @@ def test_vmapped_over_budgets_equals_one_by_one():
     for i, n in enumerate(budgets):
         one = _solve(fit, n, np.zeros(3), np.ones(3), False)
         np.testing.assert_allclose(batch.weights[i], one.weights, atol=1e-10)
+    assert_on_simplex(batch.weights)
+    assert_on_simplex(batch.exact_weights)
 
 
 def test_float32_agrees_with_float64(llama):
@@ -173,5 +187,7 @@ def test_float32_agrees_with_float64(llama):
         jax.random.key(0),
     )
     assert sol.weights.dtype == jnp.float32
+    assert_on_simplex(sol.weights, atol=1e-6)
+    assert_on_simplex(sol.exact_weights, atol=1e-6)
     np.testing.assert_allclose(sol.weights, w64, atol=1e-4)
     np.testing.assert_allclose(sol.exact_weights, w64, atol=1e-4)

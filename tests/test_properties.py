@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import assert_on_simplex
 
 import jaxmix
 from jaxmix._optimize import solve
@@ -48,7 +49,7 @@ def _check_mixture(mix, min_w, max_w):
     w = mix.weights
     assert np.all(np.isfinite(w)) and np.all(np.isfinite(mix.predicted))
     assert math.isfinite(mix.objective)
-    assert abs(w.sum() - 1) < 1e-9 and np.all(w >= -1e-12)
+    assert_on_simplex(w, mix.lower, mix.upper)
     for d, v in (min_w or {}).items():
         assert w[DOMAINS.index(d)] >= v - 1e-9
     for d, v in (max_w or {}).items():

@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import TRUE3, random_law, synthetic_table
+from helpers import TRUE3, assert_on_simplex, random_law, synthetic_table
 
 import jaxmix
 from jaxmix._cli import main
@@ -23,6 +23,7 @@ def test_budget_sweep_equals_one_by_one():
         one = jaxmix.optimize(fit, n, max_weight={"d0": 0.4})
         np.testing.assert_allclose(res.weights[i], one.weights, atol=1e-9)
         np.testing.assert_allclose(res.predicted[i], one.predicted, rtol=1e-9)
+    assert_on_simplex(res.weights, upper=[0.4, 1, 1])
     assert np.all(np.abs(res.gap) < 1e-9)
 
 
@@ -38,6 +39,7 @@ def test_sweep_does_not_retrace_for_new_numbers():
 def test_pareto_front_trades_one_domain_for_another():
     fit = jaxmix.from_params(random_law(np.random.default_rng(3), 3))
     t, res = pareto(fit, 100.0, ("d0", "d1"), points=7)
+    assert_on_simplex(res.weights)
     w0, l0, l1 = res.weights[:, 0], res.predicted[:, 0], res.predicted[:, 1]
     assert np.all(np.diff(w0) >= -1e-9) and np.all(np.diff(l0) <= 1e-9)
     assert np.all(np.diff(l1) >= -1e-9)
@@ -54,6 +56,7 @@ def test_bootstrap_intervals_shrink_with_pilot_noise_and_do_not_retrace():
     noisy = synthetic_table(scales=design, noise=3e-3, seed=1)
     quiet = synthetic_table(scales=design, noise=3e-4, seed=1)
     s_noisy, mix, _ = bootstrap(noisy, 30.0, N_BOOT, seed=0, chunk=N_BOOT)
+    assert_on_simplex(mix.weights)
     before = fit_many._cache_size()
     s_quiet, _, _ = bootstrap(quiet, 30.0, N_BOOT, seed=1, chunk=N_BOOT)
     assert fit_many._cache_size() == before  # new losses and seed, same shapes: no retrace
