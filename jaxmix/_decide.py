@@ -169,7 +169,7 @@ def cv_masks(groups, seed: int = 0) -> np.ndarray:
     return np.stack([assign[groups] == f for f in range(KFOLD)])
 
 
-def fold_fits(amounts, y, law_name, masks, delta=1e-3):
+def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0):
     """Fit ``law_name`` with the runs of each mask held out (``masks [F, R]``; row 0 of the
     result is the fit on every run). Returns ``(params [F+1, ...], status [F+1, K],
     predictions [F+1, R, K])``."""
@@ -183,8 +183,8 @@ def fold_fits(amounts, y, law_name, masks, delta=1e-3):
         jnp.asarray(amounts, dt),
         jnp.asarray(np.broadcast_to(np.where(seen, y, 1.0), weights.shape), dt),
         jnp.asarray(weights, dt),
-        jnp.asarray(delta, dt),
-        jnp.asarray(0.0, dt),
+        jnp.asarray(0.0 if delta is None else delta, dt),  # 0: the fit's robust threshold
+        jnp.asarray(prior, dt),
         law_name=law_name,
         strategy="screen",
         polish=4,
@@ -252,7 +252,7 @@ def combine(
     laws=DEFAULT_LAWS,
     importance=None,
     groups=None,
-    delta: float = 1e-3,
+    delta: float | None = None,
     seed: int = 0,
 ) -> Combination:
     """Fit every law on every cross-validation fold and stack their out-of-fold predictions.
@@ -617,7 +617,9 @@ def to_fit_result(comb: Combination, domains, amount_range=None) -> FitResult:
 # The default behind `fit`/`run`/`optimize` and the Python API
 
 
-def fit_combined(table, laws=DEFAULT_LAWS, importance=None, delta: float = 1e-3) -> FitResult:
+def fit_combined(
+    table, laws=DEFAULT_LAWS, importance=None, delta: float | None = None
+) -> FitResult:
     """The default fit: every law in ``laws`` cross-validated on the pilots and stacked
     (see the module docstring). Needs per-domain ``loss:<domain>`` columns.
 
