@@ -68,16 +68,14 @@ def predict_domain(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
 
 
 _PRIOR_MEAN = TransferParams(0.0, math.log(0.3), 0.0, math.log(0.3), 0.0)
-_PRIOR_STD = TransferParams(3.0, 3.0, 2.0, 2.0, 3.0)
+_PRIOR_STD = TransferParams(math.inf, 3.0, 2.0, 2.0, math.inf)
 
 
 def penalty(params: TransferParams) -> jax.Array:
-    """``[...]`` weak Gaussian prior (negative log density) on every unconstrained field.
+    """``[...]`` weak Gaussian prior (negative log density) on k, alpha, beta of fitted rows.
 
-    For amounts and losses normalized to order one (as the joint fit does): it keeps the
-    directions the pilots leave flat (the k-alpha curve; the slide of the power law toward
-    an exponential, C and beta -> inf; E -> 0) from drifting to degenerate values, so
-    every fit has a finite minimizer.
+    Scale-free in C and E; on amounts normalized to order one it keeps flat directions of
+    the pilots (the k-alpha curve) from drifting to degenerate values.
     """
     terms = jax.tree.map(lambda p, m, s: 0.5 * ((p - m) / s) ** 2, params, _PRIOR_MEAN, _PRIOR_STD)
     return sum(jax.tree.leaves(terms))
@@ -197,6 +195,5 @@ TRANSFER = register(
         init_grid=init_grid,
         check_natural=check_natural,
         convex_with_repetition=True,
-        loss_fields=("log_C", "log_E"),
     )
 )
