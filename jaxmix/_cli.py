@@ -28,7 +28,7 @@ def _pairs(flag: str):
     return parse
 
 
-def _collect(pairs) -> dict | None:
+def _collect(pairs, flag: str = "") -> dict | None:
     if not pairs:
         return None
     from jaxmix._status import InputError
@@ -38,7 +38,8 @@ def _collect(pairs) -> dict | None:
         try:
             out[name] = float(value)
         except ValueError:
-            raise InputError(f"{name}={value!r} is not a number") from None
+            where = f"{flag}: " if flag else ""
+            raise InputError(f"{where}{name}={value!r} is not a number") from None
     return out
 
 
@@ -49,7 +50,10 @@ def _add_constraints(p) -> None:
         ("--min-weight", "lower bound on a domain's weight"),
         ("--max-weight", "upper bound on a domain's weight"),
         ("--fix", "fix a domain's weight"),
-        ("--available", "amount of a domain's data that exists (caps w*N <= E*available)"),
+        (
+            "--available",
+            "amount of a domain's data that exists (caps w*N <= max-epochs * available)",
+        ),
     ):
         g.add_argument(flag, action="append", type=_pairs(flag), metavar="D=V", help=help_)
     g.add_argument(
@@ -115,10 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--float32", action="store_true", help="compute in float32 (default float64)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no tables or warnings")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="every warning in full, with its technical details",
+    )
     from jaxmix import __version__
 
     parser.add_argument("--version", action="version", version=f"jaxmix {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("plan", help="write the pilot runs to do (1 + 4K perturbations)")
     p.add_argument("--domains", required=True, help="comma-separated domain names")
@@ -150,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
     _add_constraints(p)
     _add_repetition(p)
-    p.add_argument("-o", "--output", required=True, help="mixture JSON to write")
+    p.add_argument(
+        "-o", "--output", help="mixture JSON to write; stdout when absent (the table: stderr)"
+    )
 
     p = sub.add_parser("run", help="fit, optimize and report in one step")
     p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
@@ -214,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fit", help="fit JSON")
     p.add_argument("--budgets", required=True, help="comma-separated budgets, e.g. 5e6,2e7,2e8")
     _add_constraints(p)
-    p.add_argument("-o", "--output", required=True, help="sweep JSON to write")
+    p.add_argument(
+        "-o", "--output", help="sweep JSON to write; stdout when absent (the table: stderr)"
+    )
 
     p = sub.add_parser("pareto", help="trade-off front between two domains' losses")
     p.add_argument("fit", help="fit JSON")
@@ -222,10 +236,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--between", required=True, help="two domains, e.g. math,code")
     p.add_argument("--points", type=int, default=11, help="points on the front (default 11)")
     _add_constraints(p)
-    p.add_argument("-o", "--output", required=True, help="front JSON to write")
+    p.add_argument(
+        "-o", "--output", help="front JSON to write; stdout when absent (the table: stderr)"
+    )
     _add_report_parser(sub)
     _add_import_parser(sub)
+    _add_global_flags(sub)
     return parser
+
+
+def _add_global_flags(sub) -> None:
+    """Accept the global flags after the subcommand too (``jaxmix run ... -q``).
+
+    Their default is SUPPRESS, so a flag given before the subcommand is not reset."""
+    for p in sub.choices.values():
+        nested = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            _add_global_flags(nested[0])
+            continue
+        g = p.add_argument_group("global options (also accepted before the command)")
+        g.add_argument("--float32", action="store_true", default=argparse.SUPPRESS,
+                       help="compute in float32 (default float64)")
+        g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no tables or warnings")
+        g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="every warning in full, with its technical details")
 
 
 def _setup_jax(float32: bool) -> None:
@@ -254,9 +289,28 @@ def _say(args, text: str) -> None:
 
 
 def _warn(args, warnings) -> None:
+    """Warnings on stderr: the ones that matter first, in plain words (-v: all in full)."""
+    from jaxmix._warnings import lines
+
     if not args.quiet:
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
+        for line in lines(warnings, getattr(args, "verbose", False)):
+            print(line, file=sys.stderr)
+
+
+def _table_out(args, text: str) -> None:
+    """The human-readable table: stdout, or stderr when stdout carries the JSON (no -o)."""
+    if args.quiet:
+        return
+    print(text, file=sys.stdout if args.output else sys.stderr)
+
+
+def _write_or_print(args, text: str) -> None:
+    if args.output:
+        from jaxmix._atomic import write_atomic
+
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
 
 
 def _check_output(path) -> None:
@@ -271,11 +325,11 @@ def _check_output(path) -> None:
 
 def _optimize_kwargs(args) -> dict:
     return dict(
-        importance=_collect(args.importance),
-        min_weight=_collect(args.min_weight),
-        max_weight=_collect(args.max_weight),
-        fix=_collect(args.fix),
-        available=_collect(args.available),
+        importance=_collect(args.importance, "--importance"),
+        min_weight=_collect(args.min_weight, "--min-weight"),
+        max_weight=_collect(args.max_weight, "--max-weight"),
+        fix=_collect(args.fix, "--fix"),
+        available=_collect(args.available, "--available"),
         max_epochs=args.max_epochs,
         restarts=args.restarts,
         seed=args.seed,
@@ -338,7 +392,7 @@ def _cmd_fit(args) -> None:
 
 
 def _cmd_optimize(args) -> None:
-    from jaxmix._files import read_fit, write_mixture
+    from jaxmix._files import mixture_json, read_fit, write_mixture
     from jaxmix._optimize import optimize
     from jaxmix._text import format_mixture
 
@@ -351,9 +405,12 @@ def _cmd_optimize(args) -> None:
         r_star=args.r_star,
         **_optimize_kwargs(args),
     )
-    write_mixture(mix, args.output)
+    if args.output:
+        write_mixture(mix, args.output)
+    else:
+        sys.stdout.write(mixture_json(mix))
     _warn(args, mix.warnings)
-    _say(args, format_mixture(mix))
+    _table_out(args, format_mixture(mix))
 
 
 def _cmd_run(args) -> None:
@@ -390,9 +447,10 @@ def _cmd_run(args) -> None:
             budget,
             args.bootstrap,
             level=args.level,
-            baseline=_collect(args.baseline),
+            baseline=_collect(args.baseline, "--baseline"),
             progress=_progress(args),
             law=args.law,
+            fit=result,
             **_optimize_kwargs(args),
         )
         extra.update(study)
@@ -446,7 +504,7 @@ def _cmd_export(args) -> None:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a JSON mixture file ({err})", args.mixture) from None
     domains, weights, budget = read_mixture(data, args.mixture)
-    available = _collect(args.available)
+    available = _collect(args.available, "--available")
     for d in available or {}:
         if d not in domains:
             raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
@@ -518,7 +576,6 @@ def _cmd_validate(args) -> None:
 
 
 def _cmd_sweep(args) -> None:
-    from jaxmix._atomic import write_atomic
     from jaxmix._files import read_fit, sweep_to_dict
     from jaxmix._study import sweep_budgets
     from jaxmix._text import format_sweep
@@ -528,12 +585,11 @@ def _cmd_sweep(args) -> None:
     budgets = _budget_list(args.budgets)
     kw = _optimize_kwargs(args)
     res = sweep_budgets(result, budgets, **kw)
-    write_atomic(args.output, sweep_to_dict(result.domains, {"budget": budgets}, res))
-    _say(args, format_sweep(result.domains, "budget", budgets, res))
+    _write_or_print(args, sweep_to_dict(result.domains, {"budget": budgets}, res))
+    _table_out(args, format_sweep(result.domains, "budget", budgets, res))
 
 
 def _cmd_pareto(args) -> None:
-    from jaxmix._atomic import write_atomic
     from jaxmix._files import read_fit, sweep_to_dict
     from jaxmix._study import pareto
     from jaxmix._text import format_sweep
@@ -556,13 +612,15 @@ def _cmd_pareto(args) -> None:
         seed=kw.pop("seed"),
         **kw,
     )
-    write_atomic(
-        args.output,
+    _write_or_print(
+        args,
         sweep_to_dict(
             result.domains, {"t": t.tolist(), "between": pair, "budget": args.budget}, res
         ),
     )
-    _say(args, format_sweep(result.domains, f"t ({pair[0]} importance 2t)", t.tolist(), res))
+    _table_out(
+        args, format_sweep(result.domains, f"t ({pair[0]} importance 2t)", t.tolist(), res)
+    )
 
 
 # --- jaxmix report, and run --report -------------------------------------------------------
@@ -655,11 +713,18 @@ def _mixture_settings(args) -> tuple[dict, dict | None]:
     bounds = data.get("bounds") or {}
     if args.budget is None:
         args.budget = float(data["budget"])
-    for flag, values in (
-        ("min_weight", bounds.get("min")),
-        ("max_weight", bounds.get("max")),
-        ("importance", data.get("importance")),
-    ):
+    given = data.get("constraints")
+    if isinstance(given, dict) and not given.get("repetition"):
+        # The bounds as requested: an availability cap stays a cap on the amount at every
+        # budget of the report (``bounds`` hold this budget's weights only).
+        settings = [(flag, given.get(flag)) for flag in ("min_weight", "max_weight", "fix")]
+        settings += [("available", given.get("available"))]
+        if args.max_epochs is None and isinstance(given.get("max_epochs"), (int, float)):
+            if args.available is None:
+                args.max_epochs = float(given["max_epochs"])
+    else:  # a mixture file written before the constraints were recorded
+        settings = [("min_weight", bounds.get("min")), ("max_weight", bounds.get("max"))]
+    for flag, values in settings + [("importance", data.get("importance"))]:
         if getattr(args, flag) is None and isinstance(values, dict):
             setattr(args, flag, [(d, str(v)) for d, v in values.items()])
     study = data if "weights_interval" in data and "bootstrap" in data else None
@@ -784,10 +849,14 @@ COMMANDS = {
 
 def main(argv=None) -> int:
     """Entry point of the ``jaxmix`` command; returns the exit status."""
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or a usage error (one line, status 2)
         return int(exit_.code or 0)
+    if args.command is None:  # bare `jaxmix`: the overview of the commands
+        parser.print_help()
+        return 0
     _setup_jax(args.float32)
     from jaxmix._status import InputError
 

@@ -116,7 +116,47 @@ def fit_from_dict(data, path=None) -> FitResult:
             fit = fit._replace(amount_range=np.asarray([rng[d] for d in domains], dtype=float))
         except (TypeError, ValueError):
             pass
-    return fit._replace(method=data.get("method", "given"), target=data.get("target"))
+    diagnostics = _diagnostics(data.get("diagnostics"), law, domains, path)
+    warnings = data.get("warnings")
+    warnings = tuple(warnings) if _all_str(warnings) else ()
+    return fit._replace(
+        method=data.get("method", "given"),
+        target=data.get("target"),
+        diagnostics=diagnostics,
+        warnings=warnings,
+    )
+
+
+def _all_str(x) -> bool:
+    return isinstance(x, list) and all(isinstance(v, str) for v in x)
+
+
+def _diagnostics(diag, law, domains, path) -> dict | None:
+    """The ``diagnostics`` of a fit file written by ``jaxmix fit``, kept so that a later
+    ``optimize`` says what ``run`` says (the hold-out refit's sensitivity warning, the
+    bootstrap's unidentified directions). Parts that do not check out are left out."""
+    if not isinstance(diag, dict):
+        return None
+    out = dict(diag)
+    held = out.get("holdout_params")
+    if held is not None:
+        try:
+            fit_from_dict({"law": law, "domains": list(domains), "params": held}, path)
+        except InputError:
+            out.pop("holdout_params")
+    ident = out.get("identifiability")
+    if ident is not None:
+        try:
+            for d in domains:
+                for direction in ident.get(d, {}).get("directions", []):
+                    assert isinstance(direction["kind"], str)
+                    assert all(
+                        isinstance(v, (int, float)) and math.isfinite(v)
+                        for v in direction["vector"].values()
+                    )
+        except (AssertionError, AttributeError, KeyError, TypeError):
+            out.pop("identifiability")
+    return out
 
 
 def read_fit(path) -> FitResult:
@@ -166,14 +206,21 @@ def mixture_to_dict(m: Mixture) -> dict:
         "warnings": list(m.warnings),
         "jaxmix_version": __version__,
     }
+    if m.constraints:
+        out["constraints"] = m.constraints
     return _clean(out)
+
+
+def mixture_json(m: Mixture, extra: dict | None = None) -> str:
+    """The text of a mixture file; ``extra`` keys are merged in."""
+    data = mixture_to_dict(m)
+    data.update(_clean(extra or {}))
+    return json.dumps(data, indent=1) + "\n"
 
 
 def write_mixture(m: Mixture, path, extra: dict | None = None) -> None:
     """Write a mixture file atomically; ``extra`` keys are merged in."""
-    data = mixture_to_dict(m)
-    data.update(_clean(extra or {}))
-    write_atomic(path, json.dumps(data, indent=1) + "\n")
+    write_atomic(path, mixture_json(m, extra))
 
 
 def sweep_to_dict(domains, header: dict, res) -> str:
@@ -192,3 +239,115 @@ def sweep_to_dict(domains, header: dict, res) -> str:
         {**header, "domains": list(domains), "results": rows, "jaxmix_version": __version__}
     )
     return json.dumps(data, indent=1) + "\n"
+
+
+def _json_file(path, what: str):
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"not a JSON {what} file: {err.msg} (column {err.colno})", path, err.lineno
+        ) from None
+
+
+def mixture_from_dict(data, path=None) -> Mixture:
+    """A :class:`Mixture` from a mixture file's content (``weights`` and ``budget`` are
+    required; the other fields are read where present, NaN or defaults otherwise)."""
+    from jaxmix._export import read_mixture as _validated
+
+    domains, weights, budget = _validated(data, path)
+    k = len(domains)
+
+    def per(key, default, sub=None):
+        src = data.get(key)
+        if sub is not None:
+            src = src.get(sub) if isinstance(src, dict) else None
+        out = np.full(k, float(default))
+        if isinstance(src, dict):
+            for i, d in enumerate(domains):
+                v = src.get(d)
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out[i] = float(v)
+        return out
+
+    predicted = per("predicted_loss", np.nan)
+    importance = per("importance", 1.0)
+    uniform = data.get("uniform") if isinstance(data.get("uniform"), dict) else {}
+    uniform_pred = per("uniform", np.nan, "predicted_loss")
+    binding = data.get("binding") if isinstance(data.get("binding"), dict) else {}
+    number = lambda v: float(v) if isinstance(v, (int, float)) else float("nan")  # noqa: E731
+    return Mixture(
+        domains=tuple(domains),
+        budget=budget,
+        weights=weights,
+        amounts=weights * budget,
+        predicted=predicted,
+        objective=number(data.get("objective")),
+        importance=importance,
+        lower=per("bounds", 0.0, "min"),
+        upper=per("bounds", 1.0, "max"),
+        binding=tuple(str(binding.get(d, "")) for d in domains),
+        uniform_predicted=uniform_pred,
+        uniform_objective=number(uniform.get("objective")),
+        certificate=data.get("certificate") if isinstance(data.get("certificate"), dict) else None,
+        restart_status=np.asarray(data.get("restart_status") or [], dtype=np.int32)
+        if _all_int(data.get("restart_status"))
+        else np.zeros(0, np.int32),
+        warnings=tuple(data["warnings"]) if _all_str(data.get("warnings")) else (),
+        constraints=data.get("constraints") if isinstance(data.get("constraints"), dict) else None,
+    )
+
+
+def _all_int(x) -> bool:
+    return isinstance(x, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in x)
+
+
+def read_mixture(path) -> Mixture:
+    """Read and validate a mixture file (from ``jaxmix optimize``/``run``, or by hand with
+    ``weights`` and ``budget``) as a :class:`Mixture`.
+
+    >>> import json, pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "mix.json"
+    >>> _ = p.write_text(json.dumps({"budget": 100, "weights": {"a": 0.25, "b": 0.75}}))
+    >>> m = read_mixture(p)
+    >>> m.domains, m.amounts.tolist()
+    (('a', 'b'), [25.0, 75.0])
+    """
+    return mixture_from_dict(_json_file(path, "mixture"), path)
+
+
+def export_mixture(mixture, to: str, available=None, path=None) -> str:
+    """A mixture (a :class:`Mixture` or the path of a mixture file) in the format ``to``
+    of a fine-tuning framework: ``"counts"``, ``"hf"``, ``"llama-factory"`` or
+    ``"open-instruct"`` (what ``jaxmix export`` writes). ``available`` (``{domain:
+    amount}``) adds epochs to ``counts``. Writes ``path`` atomically when given; returns
+    the text.
+
+    >>> from jaxmix import from_params, optimize
+    >>> fit = from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "ab"})
+    >>> print(export_mixture(optimize(fit, 10.0), "llama-factory"), end="")
+    dataset: a,b
+    mix_strategy: interleave_under
+    interleave_probs: 0.500000,0.500000
+    """
+    from jaxmix._export import FORMATS, export_text
+
+    if not isinstance(mixture, Mixture):
+        mixture = read_mixture(mixture)
+    if to not in FORMATS:
+        raise InputError(f"unknown export format {to!r} (choose from {', '.join(FORMATS)})")
+    domains = list(mixture.domains)
+    for d in available or {}:
+        if d not in domains:
+            raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
+    text = export_text(to, domains, np.asarray(mixture.weights, float), mixture.budget, available)
+    if path is not None:
+        write_atomic(path, text)
+    return text

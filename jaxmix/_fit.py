@@ -396,4 +396,6 @@ def fit(
         result = fit_reference(table, target, delta=delta, unit=reference_unit)
     if note:
         result = result._replace(warnings=(note,) + result.warnings)
-    return result
+    from jaxmix._checks import pilot_warnings
+
+    return result._replace(warnings=tuple(pilot_warnings(table)) + result.warnings)

@@ -115,7 +115,24 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
     warnings = list(fit.warnings) + list(mixture.warnings)
     parts.append("<h2>Warnings</h2>")
     if warnings:
-        parts.append("<ul>" + "".join(f"<li class='warn'>{_e(w)}</li>" for w in warnings) + "</ul>")
+        from jaxmix._warnings import summarize
+
+        shown, folded = summarize(warnings)
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li class='warn'>{_e(label)}: {_e(w)}</li>" if label == "warning"
+                else f"<li>{_e(label)}: {_e(w)}</li>"
+                for label, w in shown
+            )
+            + "</ul>"
+        )
+        if folded:  # every warning in full, one click away
+            parts.append(
+                f"<details><summary>all {len(warnings)} warnings in full</summary><ul>"
+                + "".join(f"<li>{_e(w)}</li>" for w in warnings)
+                + "</ul></details>"
+            )
     else:
         parts.append("<p>none</p>")
     if notes:

@@ -192,6 +192,10 @@ class Mixture(NamedTuple):
         objective. Otherwise the gap only measures stationarity, and the mixture is the best
         of ``restarts`` local solutions (``restarts_at_best`` of them reached it).
       restart_status: ``[R]`` status of every restart; warnings: one-line messages.
+      constraints: the bounds and availability as requested (``min_weight``, ``max_weight``,
+        ``fix``, ``available``, ``max_epochs``, ``repetition``), so that the mixture can be
+        re-solved at another budget with the same caps (``lower``/``upper`` hold only this
+        budget's weights).
     """
 
     domains: tuple
@@ -209,6 +213,19 @@ class Mixture(NamedTuple):
     certificate: dict | None
     restart_status: np.ndarray
     warnings: tuple = ()
+    constraints: dict | None = None
+
+
+def _requested(**given) -> dict:
+    """The constraints a caller gave, JSON-ready (``{domain: float}`` or a number)."""
+    out = {}
+    for key, value in given.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, dict):
+            value = {str(d): float(v) for d, v in value.items()}
+        out[key] = value
+    return out
 
 
 def _per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
@@ -364,8 +381,8 @@ def optimize(
         it caps ``w_i * budget <= max_epochs * available_i``.
       restarts, seed: random restarts of the gradient solver.
       repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
-        beyond it count as repetition-aware effective data (``_repetition.py``) instead of
-        being capped (unless ``max_epochs`` is also given).
+        beyond it count as repetition-aware effective data (:func:`effective_amounts`)
+        instead of being capped (unless ``max_epochs`` is also given).
 
     >>> from jaxmix import from_params
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
@@ -506,4 +523,13 @@ def optimize(
         certificate=certificate,
         restart_status=status,
         warnings=tuple(warnings),
+        constraints=_requested(
+            min_weight=min_weight,
+            max_weight=max_weight,
+            fix=fix,
+            available=available,
+            max_epochs=None if not caps else float(epochs),
+            repetition=bool(repetition),
+            r_star=float(r_star) if repetition else None,
+        ),
     )

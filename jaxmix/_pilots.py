@@ -290,16 +290,24 @@ def parse_multipliers(text: str) -> tuple:
     return tuple(out)
 
 
+def _multiplier_name(m) -> str:
+    """``2`` -> ``"2"``, ``1/3`` -> ``"1of3"`` (no ``/``: run names become folder names)."""
+    m = Fraction(m)
+    return str(m.numerator) if m.denominator == 1 else f"{m.numerator}of{m.denominator}"
+
+
 def plan(domains, base: float, multipliers=DEFAULT_MULTIPLIERS) -> PilotTable:
     """The 1 + len(multipliers) * K perturbation design of the paper, losses left empty.
 
     Run ``base`` has ``base`` of every domain; run ``<d>x<m>`` has ``m * base`` of domain d
-    and ``base`` of the others. A whole ``base`` of at least 100 (examples, tokens) gives
-    whole amounts (rounded to the nearest unit).
+    and ``base`` of the others, with a fraction ``p/q`` written ``<p>of<q>`` so that a run
+    name is also a valid folder name (tables with older names such as ``ifx1/3`` still read).
+    A whole ``base`` of at least 100 (examples, tokens) gives whole amounts (rounded to the
+    nearest unit).
 
     >>> t = plan(["if", "math", "code"], 660000)
     >>> len(t.runs), t.runs[1], t.amounts[1].tolist()
-    (13, 'ifx1/3', [220000.0, 660000.0, 660000.0])
+    (13, 'ifx1of3', [220000.0, 660000.0, 660000.0])
     """
     domains = tuple(str(d).strip() for d in domains)
     if len(domains) < 2 or any(not d for d in domains) or len(set(domains)) != len(domains):
@@ -314,7 +322,7 @@ def plan(domains, base: float, multipliers=DEFAULT_MULTIPLIERS) -> PilotTable:
             row[i] = float(round(base * m)) if integral else float(base * m)
             if row[i] <= 0:
                 raise InputError(f"multiplier {m} of base {base} rounds to zero")
-            runs.append(f"{d}x{m}")
+            runs.append(f"{d}x{_multiplier_name(m)}")
             amounts.append(row)
     nan = np.full(len(runs), np.nan)
     return PilotTable(

@@ -55,6 +55,34 @@ def _grid(plt, n: int, width: float = 4.0, height: float = 3.2):
     return fig, list(axes.flat[:n])
 
 
+def compact(x: float) -> str:
+    """A tick label of at most a few characters: ``200k``, ``1.5M``, ``3G``, ``0.5``.
+
+    >>> [compact(v) for v in (0.5, 16, 2e5, 1.5e6, 3e9)]
+    ['0.5', '16', '200k', '1.5M', '3G']
+    """
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _log_x(ax, x) -> None:
+    """Log x axis with a few short labels (1, 2, 5 per decade over a short range of ``x``,
+    fewer over a long one), none on minor ticks: amounts in tokens otherwise get overlapping
+    ``2x10^5 3x10^5 ...`` labels."""
+    from matplotlib import ticker
+
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    decades = float(np.log10(x.max() / x.min())) if x.size else 1.0
+    subs = (1.0, 2.0, 5.0) if decades <= 1.5 else (1.0, 3.0) if decades <= 3 else (1.0,)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=12))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: compact(v)))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def fit_curves(domains, curves, points) -> bytes:
     """Fitted law against pilot losses, one panel per domain.
 
@@ -93,7 +121,7 @@ def fit_curves(domains, curves, points) -> bytes:
                 zorder=3,
                 label="law at that run",
             )
-        ax.set_xscale("log")
+        _log_x(ax, gx)
         ax.set_title(d)
         ax.set_xlabel(f"n:{d} (pilot units)")
         ax.set_ylabel("validation loss")
@@ -127,19 +155,22 @@ def predicted_vs_observed(domains, observed, predicted) -> bytes:
 def weights_vs_budget(domains, budgets, weights, budget, pilot_total=None) -> bytes:
     """Optimal ``weights [B, K]`` over ``budgets [B]``; the chosen ``budget`` marked."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
     for i, d in enumerate(domains):
         ax.plot(budgets, weights[:, i], marker="o", ms=3, color=color(i), label=d)
-    ax.axvline(budget, color="0.3", ls="--", lw=1, label=f"budget {budget:g}")
+    ax.axvline(budget, color="0.3", ls="--", lw=1, label=f"budget {compact(budget)}")
     if pilot_total is not None:
-        ax.axvline(pilot_total, color="0.6", ls=":", lw=1, label=f"base pilot {pilot_total:g}")
-    ax.set_xscale("log")
+        ax.axvline(
+            pilot_total, color="0.6", ls=":", lw=1, label=f"base pilot {compact(pilot_total)}"
+        )
+    _log_x(ax, budgets)
     ax.set_ylim(0, max(0.05, float(np.nanmax(weights)) * 1.1))
     ax.set_xlabel("budget N (pilot units)")
     ax.set_ylabel("optimal weight")
     ax.set_title("Optimal mixture vs budget")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # Beside the axes, not on them: with five or more domains a legend inside covers curves.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return to_png(fig)
 
 

@@ -21,6 +21,13 @@ from jaxmix._status import InputError
 
 BOOTSTRAP_DEFAULT = 64  # resamples in a report: a picture of the spread, quick on a CPU
 CONSTRAINT_KEYS = ("min_weight", "max_weight", "fix", "available", "max_epochs")
+FIGURES = (  # every figure a report may hold
+    "fit_curves.png",
+    "predicted_vs_observed.png",
+    "weights_vs_budget.png",
+    "pareto.png",
+    "bootstrap.png",
+)
 
 
 def observed_losses(table: PilotTable, fit: FitResult) -> np.ndarray:
@@ -174,6 +181,7 @@ def build_report(
                 level=level,
                 progress=progress,
                 law=fit.law,
+                fit=fit,
                 **bkw,
             )
         else:
@@ -214,4 +222,9 @@ def write_report(files: dict, folder) -> list[Path]:
     for name, data in files.items():
         write_atomic(folder / name, data)
         out.append(folder / name)
+    # A figure this report does not have (bootstrap.png after --bootstrap 0, the curves of a
+    # report without pilots) must not stay from an earlier report in the same folder.
+    for name in FIGURES:
+        if name not in files and (folder / name).is_file():
+            (folder / name).unlink()
     return out

@@ -217,6 +217,7 @@ def replicates(
     flat_scale: float = 2.0,
     chunk: int = 256,
     progress=None,
+    fit: FitResult | None = None,
     **optimize_kw,
 ) -> Replicates:
     """Resample pilot runs ``n`` times, refit (batched) and re-optimize (batched).
@@ -224,9 +225,14 @@ def replicates(
     Each replicate draws the R runs with replacement (multinomial counts as observation
     weights, so every refit has the same shapes); parameter directions the pilots do not
     determine at all are also moved at random by up to ``flat_scale``, since no resample can.
+    ``fit`` is the joint fit of ``table`` already made (its strategy is reused, and its
+    extrapolation check reaches the mixture); None fits ``law`` with the defaults.
     """
-    fit0 = fit_joint(table, law=law)
+    if fit is not None and fit.method != "joint":
+        raise InputError("the bootstrap needs per-domain losses (the joint fit)")
+    fit0 = fit_joint(table, law=law) if fit is None else fit
     mix0 = optimize(fit0, budget, **optimize_kw)
+    strategy = ((fit0.diagnostics or {}).get("restarts") or {}).get("strategy", "screen")
     k = len(table.domains)
     rng = np.random.default_rng(seed)
     y = table.domain_losses()
@@ -243,7 +249,7 @@ def replicates(
         delta=jnp.asarray(1e-3, dt),
         prior=jnp.asarray(0.0, dt),
         law_name=fit0.law,
-        strategy="screen",
+        strategy=strategy,
         polish=4,
         diagnose=False,  # only the parameters of each replicate are used
     )
@@ -292,20 +298,38 @@ def bootstrap(
     chunk: int = 256,
     progress=None,
     law: str = "transfer",
+    fit: FitResult | None = None,
     **optimize_kw,
-) -> dict:
-    """Uncertainty of the recommended mixture: resample pilot runs, refit, re-optimize
-    (:func:`replicates`, with the joint fit of ``law``). Returns ``(study, mixture, fit)``:
-    the JSON-ready additions to a mixture file (``weights_interval``,
-    ``predicted_loss_interval`` of the recommended mixture across replicates,
-    ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count), and the full-data
-    :class:`Mixture` and :class:`FitResult` they are about.
+) -> tuple:
+    """Uncertainty of the recommended mixture: resample the pilot runs ``n`` times, refit
+    the joint law to each resample and re-optimize, all batched.
+
+    Args:
+      table: the pilot table (per-domain ``loss:<domain>`` columns).
+      budget: total amount N. n: resamples. seed: seed of the resampling.
+      level: interval level. baseline: ``{domain: weight}`` to compare with (default
+        uniform). flat_scale: how far directions the pilots do not determine are moved.
+      chunk, progress: batch size of the vmapped calls and a ``(stage, done, total)``
+        callback.
+      law: the law of the joint fit when ``fit`` is None.
+      fit: the joint fit of ``table`` already made (:func:`fit` with its ``strategy`` and
+        ``check_extrapolation``); its mixture then carries the same warnings as
+        :func:`optimize` gives it.
+      optimize_kw: the options of :func:`optimize` (bounds, availability, restarts).
+
+    Returns:
+      ``(study, mixture, fit)``: ``study`` is the JSON-ready additions to a mixture file
+      (``weights_interval``, ``predicted_loss_interval`` of the recommended mixture across
+      replicates, ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count);
+      ``mixture`` and ``fit`` are the full-data :class:`Mixture` and :class:`FitResult`.
     """
     if n < 2:
         raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
     if not 0 < level < 1:
         raise InputError(f"--level must be in (0, 1), got {level}")
-    reps = replicates(table, budget, n, seed, law, flat_scale, chunk, progress, **optimize_kw)
+    reps = replicates(
+        table, budget, n, seed, law, flat_scale, chunk, progress, fit=fit, **optimize_kw
+    )
     fit0, mix0, fits = reps.fit, reps.mixture, reps.params
     k = len(table.domains)
     if baseline is None:

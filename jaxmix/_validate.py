@@ -244,16 +244,16 @@ def _verdict(scores) -> tuple[str | None, str]:
     why = []
     if not best.cv_error < base.cv_error:
         why.append(
-            f"its held-out error {100 * best.cv_error:.3g}% does not beat the log-linear "
-            f"baseline's {100 * base.cv_error:.3g}%"
+            f"its held-out error {percent(best.cv_error, '.3g')} does not beat the "
+            f"log-linear baseline's {percent(base.cv_error, '.3g')}"
         )
     if not best.rank_corr >= MIN_RANK_CORR:
         why.append(f"it ranks held-out runs poorly (rank correlation {best.rank_corr:.2f})")
     if why:
         return None, f"no law is trustworthy: the best, {best.law}, " + "; ".join(why)
     return best.law, (
-        f"the pilots support {best.law}: held-out error {100 * best.cv_error:.3g}% "
-        f"(baseline {100 * base.cv_error:.3g}%), rank correlation {best.rank_corr:.2f}"
+        f"the pilots support {best.law}: held-out error {percent(best.cv_error, '.3g')} "
+        f"(baseline {percent(base.cv_error, '.3g')}), rank correlation {best.rank_corr:.2f}"
     )
 
 
@@ -320,11 +320,31 @@ def validate(
     return Validation(scores=tuple(scores), best=best, verdict=verdict, folds=folds)
 
 
+DIVERGED = 1e3  # a relative error this large (100000%) is a fold whose fit diverged
+CAPPED = 10.0  # above this relative error (1000%) the number says nothing more
+
+
+def percent(x: float, digits: str = ".3f") -> str:
+    """A relative error ``x`` as a percentage of bounded width: ``-`` when missing,
+    ``diverged`` or ``>1000%`` when too large to mean more.
+
+    >>> percent(0.01234), percent(25.0), percent(3.3e27), percent(float("nan"))
+    ('1.234%', '>1000%', 'diverged', '-')
+    """
+    if not np.isfinite(x):
+        return "diverged" if x == np.inf else "-"
+    if abs(x) >= DIVERGED:
+        return "diverged"
+    if abs(x) > CAPPED:
+        return ">1000%"
+    return f"{100 * x:{digits}}%"
+
+
 def format_validation(v: Validation) -> str:
     """The scores as a terminal table, then the verdict."""
     from jaxmix._text import table
 
-    pct = lambda x: "-" if not np.isfinite(x) else f"{100 * x:.3f}%"  # noqa: E731
+    pct = percent
     num = lambda x, f: "-" if not np.isfinite(x) else format(x, f)  # noqa: E731
     header = [
         "law",
@@ -338,6 +358,9 @@ def format_validation(v: Validation) -> str:
         "converged",
         "note",
     ]
+    # Numeric columns at least as wide as their widest possible cell: a diverged fold does
+    # not move the columns.
+    header = [h if j in (0, len(header) - 1) else h.rjust(8) for j, h in enumerate(header)]
     rows = [
         [
             s.law,
@@ -347,7 +370,7 @@ def format_validation(v: Validation) -> str:
             pct(s.kfold_error),
             pct(s.extrapolation_error),
             num(s.rank_corr, ".3f"),
-            "-" if not np.isfinite(s.regret_pct) else f"{s.regret_pct:.3f}%",
+            percent(s.regret_pct / 100),
             "-" if not np.isfinite(s.converged) else f"{100 * s.converged:.0f}%",
             s.note,
         ]

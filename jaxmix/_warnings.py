@@ -1,0 +1,142 @@
+"""What the terminal shows of a fit's and a mixture's warnings: the few that matter first, in
+plain words, with the repetitive and technical ones collapsed into one line each.
+
+The fit and mixture files keep every warning in full, and ``jaxmix -v`` prints them all.
+Warnings are matched on their wording; one this module does not know is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+ACT, CHECK, NOTE = 0, 1, 2  # severity: may change the decision, worth a look, background
+
+_IDENT = re.compile(r"^(?P<d>[^:]+): the pilots do not (?P<how>determine|pin down) the direction")
+_CAP = re.compile(r"^(?P<d>[^:]+): fit stopped at the step cap")
+_NOISY = re.compile(r"^(?P<d>[^:]+): noisy pilots: ")
+_STAGE1 = re.compile(r"^(?P<d>[^:]+): stage 1 skipped (?P<n>\d+) of")
+_OUTLIER = re.compile(r"x the column's median")
+_EXTRAP = re.compile(
+    r"^(?P<d>[^:]+): the budget's amount \S+ is (?P<r>\S+)x the largest pilot amount"
+)
+_ACT_WORDS = (
+    "rests on the largest pilots",
+    "may not extrapolate",
+    "falls faster than the fitted law",
+    "non-finite",
+    "not finite",
+    "has no 'n:",
+    "differ by",
+    "Frank-Wolfe gap",
+)
+_CHECK_WORDS = ("the law is extrapolating", "using the reference procedure", "epochs over")
+
+
+def _names(domains) -> str:
+    return ", ".join(dict.fromkeys(domains))
+
+
+def _severity(w: str) -> int:
+    if any(word in w for word in _ACT_WORDS) or _OUTLIER.search(w):
+        return ACT
+    if any(word in w for word in _CHECK_WORDS):
+        return CHECK
+    return CHECK
+
+
+def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
+    """``([(label, line)], hidden)``: the lines to show, most severe first, each labelled
+    ``"warning"`` or ``"note"``, and how many warnings were folded into a summary line."""
+    shown, ident, weak, caps, noisy, stage1, outliers = [], [], [], [], [], [], []
+    extrap = []
+    for w in dict.fromkeys(warnings):  # exact repeats once
+        if m := _EXTRAP.match(w):
+            extrap.append((w, m["d"], m["r"]))
+        elif m := _IDENT.match(w):
+            (ident if m["how"] == "determine" else weak).append(m["d"])
+        elif m := _CAP.match(w):
+            caps.append(m["d"])
+        elif m := _NOISY.match(w):
+            noisy.append(m["d"])
+        elif m := _STAGE1.match(w):
+            stage1.append((m["d"], int(m["n"])))
+        elif _OUTLIER.search(w):
+            outliers.append(w)
+        else:
+            shown.append((_severity(w), w))
+    folded = 0
+    if len(extrap) > 1:
+        shown.append(
+            (
+                CHECK,
+                f"the law is extrapolating: at this budget {extrap[0][1]} gets {extrap[0][2]}x "
+                "its largest pilot amount"
+                + "".join(f", {d} {r}x" for _, d, r in extrap[1:])
+                + " (confirm the mixture with runs from `jaxmix next`)",
+            )
+        )
+        folded += len(extrap)
+    else:
+        shown += [(CHECK, w) for w, _, _ in extrap]
+    shown += [(ACT, w) for w in outliers[:3]]
+    if len(outliers) > 3:
+        shown.append((ACT, f"... and {len(outliers) - 3} more losses far from their column"))
+        folded += len(outliers) - 3
+    if len(noisy) > 2:
+        shown.append(
+            (
+                CHECK,
+                f"noisy pilots: a loss rises while only its own domain's data grows, in "
+                f"{len(noisy)} places ({_names(noisy)})",
+            )
+        )
+        folded += len(noisy)
+    else:
+        shown += [(CHECK, w) for w in warnings if _NOISY.match(w)]
+    if stage1:
+        total = sum(n for _, n in stage1)
+        shown.append(
+            (
+                CHECK,
+                f"noisy pilots: the reference fit skipped {total} of its stage-1 terms "
+                f"({_names(d for d, _ in stage1)}); the joint fit uses every run",
+            )
+        )
+        folded += len(stage1)
+    if caps:
+        shown.append(
+            (
+                NOTE,
+                f"the fit of {_names(caps)} stopped at its step limit before fully converging "
+                "(the rms resid column shows how well it fits)",
+            )
+        )
+        folded += len(caps)
+    if ident or weak:
+        shown.append(
+            (
+                NOTE,
+                f"the pilots leave some parameters of {_names(sorted(set(ident + weak)))} "
+                "undetermined (usual for the 1+4K design)"
+                + (
+                    ""
+                    if any("reference procedure" in w for w in warnings)
+                    else "; --bootstrap shows how much the weights could move"
+                ),
+            )
+        )
+        folded += len(ident) + len(weak)
+    shown.sort(key=lambda x: x[0])
+    return [("note" if s == NOTE else "warning", w) for s, w in shown], folded
+
+
+def lines(warnings, verbose: bool = False) -> list[str]:
+    """The lines the terminal shows (``verbose``: every warning in full)."""
+    warnings = list(warnings)
+    if verbose:
+        return [f"warning: {w}" for w in warnings]
+    shown, folded = summarize(warnings)
+    out = [f"{label}: {w}" for label, w in shown]
+    if folded:
+        out.append(f"(-v shows the {folded} detailed warnings behind these lines in full)")
+    return out
