@@ -113,18 +113,17 @@ def _add_fit_options(p) -> None:
     )
 
 
+GLOBAL_FLAGS = (
+    (("--float32",), "compute in float32 (default float64)"),
+    (("-q", "--quiet"), "no tables or warnings"),
+    (("-v", "--verbose"), "every warning in full, with its technical details"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxmix", description="Data-mixture optimization for SFT.")
-    parser.add_argument(
-        "--float32", action="store_true", help="compute in float32 (default float64)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no tables or warnings")
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="every warning in full, with its technical details",
-    )
+    for flags, help_ in GLOBAL_FLAGS:
+        parser.add_argument(*flags, action="store_true", help=help_)
     from jaxmix import __version__
 
     parser.add_argument("--version", action="version", version=f"jaxmix {__version__}")
@@ -255,12 +254,8 @@ def _add_global_flags(sub) -> None:
             _add_global_flags(nested[0])
             continue
         g = p.add_argument_group("global options (also accepted before the command)")
-        g.add_argument("--float32", action="store_true", default=argparse.SUPPRESS,
-                       help="compute in float32 (default float64)")
-        g.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                       help="no tables or warnings")
-        g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                       help="every warning in full, with its technical details")
+        for flags, help_ in GLOBAL_FLAGS:
+            g.add_argument(*flags, action="store_true", default=argparse.SUPPRESS, help=help_)
 
 
 def _setup_jax(float32: bool) -> None:

@@ -99,9 +99,12 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
         ds = -jnp.sum(jnp.where(free, 1.0 / jnp.where(free, d2, 1.0), 0.0))
         return -s, -ds, (w, w_many, w_few)
 
-    # At lam_lo every weight sits at its upper bound, at lam_hi at its lower bound.
+    # At lam_lo every weight sits at its upper bound, at lam_hi at its lower bound. The
+    # multiplier's tolerance is relative to itself, not to that bracket: the bracket's ends
+    # are marginals near the bounds, which can be orders of magnitude larger than the root.
     lam, lo, hi, (_, w_many, w_few), _ = bracketed_newton(
-        excess, lam0, lam_lo, lam_hi, eps * scale, max_iter, (w0, upper, lower), 4 * k * eps
+        excess, lam0, lam_lo, lam_hi, eps**2 * scale, max_iter, (w0, upper, lower), 4 * k * eps,
+        rtol=eps,
     )
     # The bracket's ends hold too much and too little weight; their convex combination that
     # sums to one is optimal (it also resolves flat terms, e.g. zero importance, whose

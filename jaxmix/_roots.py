@@ -14,14 +14,15 @@ import jax
 import jax.numpy as jnp
 
 
-def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None):
+def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None, rtol=0.0):
     """Roots of an increasing ``fn`` in ``[lo, hi]``, elementwise over ``x0``'s shape.
 
     Args:
       fn: ``(x, aux) -> (h, dh, aux)``: the values, their derivatives and a carried pytree
         (e.g. a warm start); ``h(lo) <= 0 <= h(hi)``.
       x0, lo, hi: starting point and bracket (same shape; ``lo <= x0 <= hi``).
-      tol: bracket width at which an element stops (array or scalar).
+      tol: bracket width at which an element stops (array or scalar); ``rtol * |x|`` is
+        added to it, so a root far smaller than the bracket is still found to rounding.
       max_iter: step cap (int or traced integer).
       aux: initial carried pytree. htol: ``|h| <= htol`` also stops an element.
       done: elements that need no search (their ``x0`` is returned).
@@ -40,13 +41,14 @@ def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None):
         x, lo, hi, aux, probing, done, it = state
         h, dh, aux = fn(x, aux)
         lo, hi = jnp.where(done | (h >= 0), lo, x), jnp.where(done | (h <= 0), hi, x)
+        tol_x = tol + rtol * jnp.abs(x)
         step = -h / dh
         newton = x + step
         ok = (dh > 0) & jnp.isfinite(newton) & (newton > lo) & (newton < hi) & ~probing
-        probe = x + jnp.sign(step) * 2 * tol
-        small = ok & (jnp.abs(step) <= tol) & (probe > lo) & (probe < hi)
+        probe = x + jnp.sign(step) * 2 * tol_x
+        small = ok & (jnp.abs(step) <= tol_x) & (probe > lo) & (probe < hi)
         nxt = jnp.where(small, probe, jnp.where(ok, newton, 0.5 * (lo + hi)))
-        stop = done | (hi - lo <= 4 * tol) | (jnp.abs(h) <= htol)
+        stop = done | (hi - lo <= 4 * tol_x) | (jnp.abs(h) <= htol)
         return jnp.where(stop, x, nxt), lo, hi, aux, small, stop, it + 1
 
     state = (x0, lo, hi, aux, jnp.zeros(jnp.shape(x0), bool), done, 0)

@@ -232,7 +232,13 @@ def replicates(
         raise InputError("the bootstrap needs per-domain losses (the joint fit)")
     fit0 = fit_joint(table, law=law) if fit is None else fit
     mix0 = optimize(fit0, budget, **optimize_kw)
-    strategy = ((fit0.diagnostics or {}).get("restarts") or {}).get("strategy", "screen")
+    diag = fit0.diagnostics or {}
+    strategy = (diag.get("restarts") or {}).get("strategy", "screen")
+    number = lambda key, default: (  # noqa: E731
+        float(diag[key]) if isinstance(diag.get(key), (int, float)) else default
+    )
+    given = diag.get("huber_delta") if diag.get("huber_delta_rule") == "given" else None
+    given_delta = float(min(given.values())) if isinstance(given, dict) and given else 0.0
     k = len(table.domains)
     rng = np.random.default_rng(seed)
     y = table.domain_losses()
@@ -246,8 +252,10 @@ def replicates(
     fn = functools.partial(
         fit_many,
         amounts,
-        delta=jnp.asarray(1e-3, dt),
-        prior=jnp.asarray(0.0, dt),
+        # A threshold the user gave is kept; otherwise each refit takes it from its own
+        # residual scale (0), as ``fit`` does.
+        delta=jnp.asarray(given_delta, dt),
+        prior=jnp.asarray(number("prior", 1.0), dt),
         law_name=fit0.law,
         strategy=strategy,
         polish=4,
