@@ -82,8 +82,8 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
     w0 = lower + room * (1.0 - jnp.sum(lower)) / jnp.maximum(jnp.sum(room), eps)
     d0 = clean(marginals(fn, w0))
     lam0 = jnp.clip(-jnp.mean(d0), lam_lo, lam_hi)
-    # The multiplier's tolerance is relative to the marginals near the answer, not to the
-    # bracket (a marginal next to w = 1 can be orders of magnitude larger).
+    # Absolute floor of the multiplier's tolerance: the size of the marginals near the
+    # answer, not of the bracket (a marginal next to w = 1 can be orders of magnitude larger).
     scale = jnp.maximum(jnp.mean(jnp.abs(d0)), jnp.finfo(eps).tiny)
     k = lower.shape[0]
 
@@ -103,7 +103,7 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
     # multiplier's tolerance is relative to itself, not to that bracket: the bracket's ends
     # are marginals near the bounds, which can be orders of magnitude larger than the root.
     lam, lo, hi, (_, w_many, w_few), _ = bracketed_newton(
-        excess, lam0, lam_lo, lam_hi, eps**2 * scale, max_iter, (w0, upper, lower), 4 * k * eps,
+        excess, lam0, lam_lo, lam_hi, eps * scale, max_iter, (w0, upper, lower), 4 * k * eps,
         rtol=eps,
     )
     # The bracket's ends hold too much and too little weight; their convex combination that
