@@ -6,7 +6,8 @@ enabled (the CLI does), :func:`call` serializes each traced function with ``jax.
 the first time it meets a new shape, and later processes deserialize it instead of tracing.
 Keys cover the shapes, dtypes, static options, the backend platform, the JAX version and
 jaxmix's own source, so a code change or another accelerator never reuses a stale program.
-Every NamedTuple of jaxmix (each law's parameters included) is registered for serialization. Any failure falls back to the plain call.
+Every NamedTuple of jaxmix (each law's parameters included) is registered for
+serialization. Any failure falls back to the plain call.
 """
 
 from __future__ import annotations
