@@ -15,6 +15,7 @@ class Status(enum.IntEnum):
     SUCCESS = 0  # stopping test met
     MAX_STEPS = 1  # step cap reached before the stopping test
     NONFINITE = 2  # the objective or the iterate became NaN/inf
+    STUCK = 3  # no damped step lowered the objective, far from the stopping test
 
     @classmethod
     def describe(cls, code: int) -> str:
@@ -22,6 +23,7 @@ class Status(enum.IntEnum):
             cls.SUCCESS: "converged",
             cls.MAX_STEPS: "stopped at the step cap before converging",
             cls.NONFINITE: "objective became non-finite",
+            cls.STUCK: "stopped: no step lowers the objective, yet it had not converged",
         }[cls(int(code))]
 
 
