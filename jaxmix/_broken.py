@@ -71,8 +71,10 @@ def predict_weights(params: BrokenParams, weights: jax.Array, budget) -> jax.Arr
 
 
 def penalty(row: BrokenParams) -> jax.Array:
-    """The transfer law's weak prior plus one on gamma (around 0.1, wide)."""
-    return _transfer.penalty(_base(row)) + 0.5 * ((row.log_gamma - math.log(0.1)) / 3.0) ** 2
+    """The transfer law's weak prior plus one on gamma (around 0.1, wide) and one on the
+    break B (around the pilots' normalized amounts, wide)."""
+    gamma = 0.5 * ((row.log_gamma - math.log(0.1)) / 3.0) ** 2
+    return _transfer.penalty(_base(row)) + gamma + 0.5 * (row.log_B / 3.0) ** 2
 
 
 def to_natural(params: BrokenParams) -> dict:
@@ -151,5 +153,6 @@ BROKEN = register(
         check_natural=check_natural,
         convex=True,
         convex_with_repetition=True,
+        loss_fields=("log_C", "log_E"),
     )
 )

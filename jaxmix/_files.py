@@ -43,6 +43,9 @@ def fit_to_dict(fit: FitResult) -> dict:
     if fit.status is not None:
         out["status"] = dict(zip(fit.domains, np.asarray(fit.status).tolist()))
         out["objective"] = dict(zip(fit.domains, np.asarray(fit.objective).tolist()))
+        out["converged_share"] = fit.converged_share()
+    if fit.at_bound is not None:
+        out["at_bound"] = fit.at_bound
     if fit.amount_range is not None:
         out["pilot_amount_range"] = {
             d: list(r) for d, r in zip(fit.domains, np.asarray(fit.amount_range))
@@ -116,6 +119,9 @@ def fit_from_dict(data, path=None) -> FitResult:
             fit = fit._replace(amount_range=np.asarray([rng[d] for d in domains], dtype=float))
         except (TypeError, ValueError):
             pass
+    bounds = data.get("at_bound")
+    if isinstance(bounds, dict) and all(isinstance(bounds.get(d), dict) for d in domains):
+        fit = fit._replace(at_bound={d: dict(bounds[d]) for d in domains})
     diagnostics = _diagnostics(data.get("diagnostics"), law, domains, path)
     warnings = data.get("warnings")
     warnings = tuple(warnings) if _all_str(warnings) else ()

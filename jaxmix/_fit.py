@@ -10,8 +10,8 @@ from jaxmix import _aot
 from jaxmix._extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix._fitresult import FitResult, predict
 from jaxmix._identify import describe, identifiability_by_name
-from jaxmix._joint import STRATEGIES, fit_many, log_scale
-from jaxmix._laws import get_law, row_names
+from jaxmix._joint import AT_BOUND_Z, HUBER_K, MAD_SIGMA, STRATEGIES, fit_many, log_scale
+from jaxmix._laws import flat_field_names, get_law, row_names
 from jaxmix._pilots import PilotTable
 from jaxmix._reference import reference_fit_arrays
 from jaxmix._status import InputError, Status
@@ -116,6 +116,36 @@ def _status_warnings(domains, status) -> list[str]:
     ]
 
 
+def _natural_name(field: str) -> str:
+    """``log_k:b -> k:b``, ``alpha_logit -> alpha``: an unconstrained entry's natural name."""
+    base, _, src = field.partition(":")
+    base = base.removeprefix("log_").removesuffix("_logit")
+    return f"{base}:{src}" if src else base
+
+
+def at_bound(params, domains, prior_z) -> dict:
+    """``{domain: {param: "low" | "high"}}`` from the joint fit's ``prior_z [K, P]``."""
+    z = np.asarray(prior_z)
+    out = {}
+    for i, d in enumerate(domains):
+        names = flat_field_names(params, domains, i)
+        out[d] = {
+            _natural_name(n): ("low" if v < 0 else "high")
+            for n, v in zip(names, z[i])
+            if abs(v) >= AT_BOUND_Z
+        }
+    return out
+
+
+def _bound_warnings(bounds: dict) -> list[str]:
+    return [
+        f"{d}: {', '.join(f'{n} ({side})' for n, side in names.items())} at the edge of "
+        "its range, held by the weak prior rather than determined by the pilots"
+        for d, names in bounds.items()
+        if names
+    ]
+
+
 def _amount_range(table: PilotTable) -> np.ndarray:
     return np.stack([table.amounts.min(axis=0), table.amounts.max(axis=0)], axis=1)
 
@@ -125,11 +155,16 @@ def fit_joint(
     law: str = "transfer",
     strategy: str = "screen",
     polish: int = 4,
-    delta: float = 1e-3,
-    prior: float = 0.0,
+    delta: float | None = None,
+    prior: float = 1.0,
     check_extrapolation: bool = False,
 ) -> FitResult:
     """Fit every domain's law to its loss ``loss:<domain>`` in every pilot run.
+
+    ``delta`` is the Huber threshold on log residuals; None picks it per domain from the
+    pilots (1.345 x a MAD estimate of the noise, see :func:`jaxmix._joint.robust_delta`).
+    ``prior`` weighs the law's weak prior against the residuals in noise units (1: a MAP
+    fit; 0 drops it, and a fit may then have no finite minimizer).
 
     With ``check_extrapolation`` the law is also refitted without each domain's largest
     pilots (in the same batched call) to report how well it extrapolates (see
@@ -164,7 +199,7 @@ def fit_joint(
         jnp.asarray(table.amounts, dt),
         jnp.asarray(np.broadcast_to(np.where(mask, y, 1.0), masks.shape), dt),
         jnp.asarray(masks),
-        jnp.asarray(delta, dt),
+        jnp.asarray(0.0 if delta is None else delta, dt),
         jnp.asarray(prior, dt),
         law_name=law,
         strategy=strategy,
@@ -173,6 +208,7 @@ def fit_joint(
     both = jax.device_get(both)  # numpy from here on: no small eager JAX ops
     out = jax.tree.map(lambda x: x[0], both)
     report, ident_warn = describe(out.identifiability, out.params, table.domains)
+    bounds = at_bound(out.params, table.domains, out.prior_z)
     result = FitResult(
         law=law,
         domains=table.domains,
@@ -182,6 +218,7 @@ def fit_joint(
         status=np.asarray(out.status),
         objective=np.asarray(out.objective),
         amount_range=_amount_range(table),
+        at_bound=bounds,
     )
     pred = np.asarray(predict(result, table.amounts))
     residuals = np.where(mask, pred / y - 1.0, np.nan)
@@ -197,6 +234,7 @@ def fit_joint(
     warnings = (
         monotonicity_warnings(table, y, base)
         + _status_warnings(table.domains, out.status)
+        + _bound_warnings(bounds)
         + ident_warn
         + steep_warn
         + extra_warn
@@ -211,7 +249,16 @@ def fit_joint(
             "polished": int(out.restart_status.shape[0]),
             "converged": np.sum(np.asarray(out.restart_status) == 0, axis=0).tolist(),
         },
-        "huber_delta": delta,
+        "convergence": {
+            "converged_share": result.converged_share(),
+            "status": {d: Status(int(s)).name for d, s in zip(table.domains, out.status)},
+            "steps": dict(zip(table.domains, np.asarray(out.steps).tolist())),
+        },
+        "huber_delta": dict(zip(table.domains, np.asarray(out.delta).tolist())),
+        "huber_delta_rule": (
+            "given" if delta is not None else f"{HUBER_K} x {MAD_SIGMA} x median |log residual| "
+            "of the fitted residuals, per domain (floor 1e-4); no prior where they are below 1e-4"
+        ),
         "prior": prior,
     }
     return result._replace(
@@ -343,8 +390,8 @@ def fit(
     method: str | None = None,
     target: str | None = None,
     strategy: str = "screen",
-    delta: float = 1e-3,
-    prior: float = 0.0,
+    delta: float | None = None,
+    prior: float = 1.0,
     reference_unit: float = 1.0,
     check_extrapolation: bool = False,
     law: str = "transfer",
@@ -359,7 +406,8 @@ def fit(
       target: for ``reference``, the loss column to fit (default ``loss:<domain>`` per domain).
       strategy, prior: multi-start scheme and prior weight of the joint fit
         (see :func:`joint_fit_arrays`).
-      delta: Huber threshold of either method.
+      delta: Huber threshold of either method; None: from the pilots' residual scale for
+        the joint fit, the authors' 1e-3 for the reference procedure.
       reference_unit: amounts are divided by it for the reference procedure only.
       check_extrapolation: joint fit only: refit without each domain's largest pilots and
         report (and warn about) the error of predicting them.
@@ -393,7 +441,9 @@ def fit(
     else:
         if law != "transfer":
             raise InputError(f"the reference procedure fits the transfer law, not {law!r}")
-        result = fit_reference(table, target, delta=delta, unit=reference_unit)
+        result = fit_reference(
+            table, target, delta=1e-3 if delta is None else delta, unit=reference_unit
+        )
     if note:
         result = result._replace(warnings=(note,) + result.warnings)
     from jaxmix._checks import pilot_warnings

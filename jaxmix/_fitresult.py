@@ -29,6 +29,10 @@ class FitResult(NamedTuple):
       amount_range: ``[K, 2]`` smallest and largest own amount of each domain in the pilots.
       diagnostics: JSON-ready dict: identifiability per domain, restarts, dropped terms.
       warnings: tuple of one-line messages for the user.
+      at_bound: ``{domain: {param: "low" | "high"}}`` parameters of the joint fit held by
+        the law's weak prior at the edge of their range (2.5 prior standard deviations or
+        more from its centre: E -> 0, alpha -> 0 or 1, beta -> inf, ...) rather than
+        determined by the pilots; an empty dict per domain when none, None when unknown.
     """
 
     law: str
@@ -42,6 +46,13 @@ class FitResult(NamedTuple):
     amount_range: np.ndarray | None = None
     diagnostics: dict | None = None
     warnings: tuple = ()
+    at_bound: dict | None = None
+
+    def converged_share(self) -> float | None:
+        """Share of domains whose fit ended with SUCCESS (None for a hand-written fit)."""
+        if self.status is None:
+            return None
+        return float(np.mean(np.asarray(self.status) == 0))
 
     def natural(self) -> dict:
         """``{domain: {param: float}}`` in the law's natural parameters."""

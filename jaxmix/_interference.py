@@ -118,5 +118,6 @@ INTERFERENCE = register(
         check_natural=check_natural,
         per_source=("g",),
         convex=True,
+        loss_fields=("log_C", "log_E"),
     )
 )

@@ -2,8 +2,8 @@
 
 Unlike the reference procedure, domain i sees runs where the *other* domains' amounts vary
 (perturbations of domain j), which is what identifies its transfer parameters. The fit is
-separable by domain, so each (restart, domain) pair is an independent L-BFGS problem on one
-row of the parameters; restarts are chosen per domain.
+separable by domain, so each (restart, domain) pair is an independent damped Newton problem
+on one row of the parameters; restarts are chosen per domain.
 """
 
 from __future__ import annotations
@@ -13,14 +13,29 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxmix._identify import Identifiability, domain_residuals, identifiability
 from jaxmix._laws import get_law
-from jaxmix._newton import minimize
+from jaxmix._newton import MinimizeResult, minimize
 
 STRATEGIES = ("screen", "vmap", "map")
+
+
+HUBER_K = 1.345  # Huber threshold in units of the noise sigma (95% efficiency at a Gaussian)
+MAD_SIGMA = 1.4826  # sigma of a Gaussian per median absolute deviation
+DELTA_FLOOR = 1e-4  # smallest automatic Huber threshold (log residual, ~0.01%)
+EXACT_SCALE = 1e-4  # fitted residual scale (0.01%) below which pilots count as exact
+EXACT_DELTA = 1e-3  # Huber threshold of the prior-free polish of exact pilots
+RESCALE_PASSES = 3  # re-estimations of the threshold from the fitted residuals
+AT_BOUND_Z = 2.5  # prior standard deviations beyond which a coordinate counts "at bound"
+RTOL = 1e-10  # Cauchy tolerance on the objective (in noise units) and on the step
+XTOL = 1e-6
+CURVATURE = "hybrid"  # "gn": IRLS majorizer only; "hybrid": exact Hessian where PD
+AMPLITUDE_STEPS = 3  # inner Newton steps on the amplitudes per trial point (0: off)
+MAX_REJECT = 6  # consecutive rejected steps that count as a numerical minimum
 
 
 class JointFit(NamedTuple):
@@ -28,12 +43,19 @@ class JointFit(NamedTuple):
 
     Attributes:
       params: law parameters, leaves ``[K]``, for the amounts as given (not normalized).
-      objective: ``[K]`` summed Huber loss of the chosen restart.
+      objective: ``[K]`` objective of the chosen restart: summed Huber loss of the log
+        residuals in noise units (``huber(r, delta) / sigma**2``, sigma = delta / 1.345)
+        plus ``prior`` times the law's weak prior.
       status: ``[K]`` int32 solver status of the chosen restart.
       restart_objective: ``[S, K]`` final objective of every polished start.
       restart_status: ``[S, K]`` status of every polished start.
       identifiability: :class:`Identifiability` at the fitted parameters (None when the
         fit was called with ``diagnose=False``, as batched bootstrap refits are).
+      steps: ``[K]`` int32 Newton steps of the chosen restart.
+      delta: ``[K]`` Huber threshold used for each domain (log-residual units).
+      prior_z: ``[K, P]`` each unconstrained coordinate's distance from the prior's centre
+        in prior standard deviations (0 where the prior is flat); ``|z| >= AT_BOUND_Z``
+        marks a coordinate held by the prior rather than the pilots ("at bound").
     """
 
     params: object
@@ -42,19 +64,25 @@ class JointFit(NamedTuple):
     restart_objective: jax.Array
     restart_status: jax.Array
     identifiability: Identifiability
+    steps: jax.Array = None
+    delta: jax.Array = None
+    prior_z: jax.Array = None
 
 
 def domain_objective(law, amounts, losses, weights, delta, prior, i):
-    """``row -> []``: summed Huber loss of domain ``i``'s log residuals plus the law's prior.
+    """``row -> []``: summed Huber loss of domain ``i``'s log residuals in noise units,
+    ``sum w * huber(r, delta) / sigma**2`` with ``sigma = delta / 1.345`` (a Gaussian
+    negative log-likelihood where ``|r| <= delta``), plus ``prior`` times the law's prior.
 
-    The prior is weighted by ``prior * delta**2``: on the scale of a residual of size delta,
-    so it decides only along directions the pilots leave flat.
+    In noise units the prior acts on the loss scale: weight 1 makes it a proper MAP
+    estimate, where it decides only along directions the pilots leave flat.
     """
     fn = domain_residuals(law, amounts, losses, weights > 0, i)
+    inv_var = (HUBER_K / delta) ** 2
 
     def objective(row):
         fit = jnp.sum(weights[:, i] * optax.losses.huber_loss(fn(row), delta=delta))
-        return fit + prior * delta**2 * law.penalty(row)
+        return inv_var * fit + prior * law.penalty(row)
 
     return objective
 
@@ -67,6 +95,8 @@ def domain_curvature(law, amounts, losses, weights, delta, prior, i):
     Newton steps keep descending where the exact Hessian of the linear part is zero.
     """
     fn = domain_residuals(law, amounts, losses, weights > 0, i)
+    inv_var = (HUBER_K / delta) ** 2
+    objective = domain_objective(law, amounts, losses, weights, delta, prior, i)
 
     def curvature(row):
         flat, unravel = ravel_pytree(row)
@@ -74,9 +104,43 @@ def domain_curvature(law, amounts, losses, weights, delta, prior, i):
         jac = jax.jacfwd(lambda v: fn(unravel(v)))(flat)  # [R, P]
         irls = weights[:, i] * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
         prior_h = jax.hessian(lambda v: law.penalty(unravel(v)))(flat)
-        return jac.T @ (irls[:, None] * jac) + prior * delta**2 * prior_h
+        gn = inv_var * (jac.T @ (irls[:, None] * jac)) + prior * prior_h
+        if CURVATURE == "gn":
+            return gn
+        # The exact Hessian where it is positive definite (Newton's quadratic convergence
+        # near a minimum with non-zero residuals), else the majorizer.
+        exact = jax.hessian(lambda v: objective(unravel(v)))(flat)
+        pd = jnp.all(jnp.isfinite(jnp.linalg.cholesky(exact)))
+        return jnp.where(pd, exact, gn)
 
     return curvature
+
+
+def amplitude_refine(law, objective, row, steps=AMPLITUDE_STEPS):
+    """``v -> v`` on flattened rows: ``steps`` damped Newton steps on the law's amplitude
+    coordinates (``loss_fields``, e.g. log C and log E) with the others fixed, each kept only
+    where it lowers ``objective``. The amplitudes enter the prediction linearly, so this
+    nearly solves for them (variable projection) and removes the steepest, most curved
+    directions from the outer Newton iteration. Identity for laws without amplitudes."""
+    flat, unravel = ravel_pytree(row)
+    marks = [np.full(np.size(x), f in law.loss_fields) for f, x in zip(row._fields, row)]
+    idx = np.flatnonzero(np.concatenate(marks))  # static: from the shapes only
+    if idx.size == 0 or steps == 0:
+        return None
+    f = lambda v: objective(unravel(v))  # noqa: E731
+
+    def body(_, v):
+        sub = lambda a: f(v.at[idx].set(a))  # noqa: E731
+        a = v[idx]
+        f0, g = jax.value_and_grad(sub)(a)
+        h = jax.hessian(sub)(a)
+        h = h + 1e-9 * (1.0 + jnp.abs(jnp.diag(h))) * jnp.eye(idx.size, dtype=v.dtype)
+        step = jnp.linalg.solve(h, -g)
+        a_new = a + step
+        ok = jnp.all(jnp.isfinite(step)) & (sub(a_new) < f0)
+        return v.at[idx].set(jnp.where(ok, a_new, a))
+
+    return lambda v: jax.lax.fori_loop(0, steps, body, v)
 
 
 def _take(x, idx):
@@ -84,12 +148,50 @@ def _take(x, idx):
     return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
 
 
-def log_scale(amounts):
+def log_scale(amounts, rows=None):
     """``[]`` log of the geometric mean of the positive entries of ``amounts`` (the unit
-    fits are normalized by; zero amounts, a domain left out of a run, are skipped)."""
+    fits are normalized by; zero amounts, a domain left out of a run, are skipped), over
+    the runs where ``rows [R]`` is True (all by default): a fit without a run is then the
+    same as one with the run's weight at zero."""
     pos = amounts > 0
+    if rows is not None:
+        pos = pos & rows[:, None]
     logs = jnp.log(jnp.where(pos, amounts, 1.0))
     return jnp.sum(jnp.where(pos, logs, 0.0)) / jnp.maximum(jnp.sum(pos), 1)
+
+
+def _log_loss_scale(losses, mask):
+    """``[K]`` log of the geometric mean of each domain's observed losses."""
+    logs = jnp.where(mask, jnp.log(jnp.where(mask, losses, 1.0)), 0.0)
+    return jnp.sum(logs, axis=0) / jnp.maximum(jnp.sum(mask, axis=0), 1)
+
+
+def _shift_loss(law, params, log_sy):
+    """Parameters for losses multiplied by ``exp(log_sy) [K]`` (the law's amplitudes)."""
+    return params._replace(**{f: getattr(params, f) + log_sy for f in law.loss_fields})
+
+
+def robust_delta(residuals, mask, floor=DELTA_FLOOR):
+    """``[K]`` automatic Huber threshold: ``1.345 * 1.4826 * median |r|`` of each domain's
+    observed log residuals ``[R, K]`` (a MAD estimate of the noise about zero), floored
+    at ``DELTA_FLOOR``."""
+    a = jnp.where(mask, jnp.abs(residuals), jnp.inf)
+    srt = jnp.sort(a, axis=0)
+    n = jnp.sum(mask, axis=0)
+    lo = jnp.take_along_axis(srt, ((n - 1) // 2)[None], axis=0)[0]
+    hi = jnp.take_along_axis(srt, (n // 2)[None], axis=0)[0]
+    return jnp.maximum(HUBER_K * MAD_SIGMA * 0.5 * (lo + hi), floor)
+
+
+def prior_z(law, row):
+    """``[P]`` distance of each flattened coordinate from the prior's centre in prior
+    standard deviations, ``grad / sqrt(diag hess)`` of the penalty (exact for a
+    separable Gaussian; 0 where the prior is flat)."""
+    flat, unravel = ravel_pytree(row)
+    pen = lambda v: law.penalty(unravel(v))  # noqa: E731
+    g = jax.grad(pen)(flat)
+    h = jnp.diag(jax.hessian(pen)(flat))
+    return jnp.where(h > 0, g / jnp.sqrt(jnp.where(h > 0, h, 1.0)), 0.0)
 
 
 @functools.partial(
@@ -99,9 +201,9 @@ def joint_fit_arrays(
     amounts,
     losses,
     mask,
-    delta=1e-3,
-    prior=0.0,
-    tol=1e-10,
+    delta=0.0,
+    prior=1.0,
+    tol=0.0,
     *,
     law_name: str = "transfer",
     strategy: str = "screen",
@@ -114,12 +216,19 @@ def joint_fit_arrays(
     ``mask`` is boolean, or non-negative observation weights (bootstrap counts): each
     run's Huber term is multiplied by its weight.
 
-    Amounts are normalized internally by their geometric mean, so tokens or millions of
-    tokens give the same fit. ``strategy`` picks the multi-start scheme: ``"screen"`` scores
-    the law's starting grid and polishes the best ``polish`` per domain (vmapped);
-    ``"vmap"`` polishes every grid point at once; ``"map"`` polishes them one after another
-    with ``lax.map`` (no vmapped while-loop waits for its slowest member). ``prior`` scales
-    the law's weak prior (0 gives the plain summed Huber fit).
+    Amounts are normalized internally by their geometric mean, and each domain's losses
+    by theirs, so the unit of either does not change the fit. Each domain minimizes a MAP
+    objective (:func:`domain_objective`): Huber of the log residuals in noise units plus
+    ``prior`` times the law's weak coercive prior, so every fit has a finite minimizer.
+    ``delta`` is the Huber threshold on log residuals: ``<= 0`` (default) picks it per
+    domain from the pilots (:func:`robust_delta` of the fitted residuals; see below).
+    The damped Newton solver stops on scale-free Cauchy tests (:func:`minimize`); ``tol``
+    is an extra absolute gradient test (0: off).
+
+    ``strategy`` picks the multi-start scheme: ``"screen"`` scores the law's starting grid
+    and polishes the best ``polish`` per domain (vmapped); ``"vmap"`` polishes every grid
+    point at once; ``"map"`` polishes them one after another with ``lax.map`` (no vmapped
+    while-loop waits for its slowest member).
 
     >>> import jax.numpy as jnp
     >>> from jaxmix import from_params, predict, plan
@@ -132,51 +241,115 @@ def joint_fit_arrays(
     law = get_law(law_name)
     weights = jnp.asarray(mask, amounts.dtype)
     mask = weights > 0
-    log_s = log_scale(amounts)
+    log_s = log_scale(amounts, jnp.any(mask, axis=1))
     scaled = amounts / jnp.exp(log_s)
     k = amounts.shape[1]
-    grid = law.init_grid(scaled, losses, weights)  # leaves [G, K]
+    log_sy = _log_loss_scale(losses, mask) if law.loss_fields else jnp.zeros(k, amounts.dtype)
+    ys = jnp.where(mask, losses / jnp.exp(log_sy), 1.0)
+    grid = law.init_grid(scaled, ys, weights)  # leaves [G, K]
 
-    def objective(i):
-        return domain_objective(law, scaled, losses, weights, delta, prior, i)
+    def residuals(params):  # [R, K] log residuals at a full parameter set
+        def one(i):
+            row = jax.tree.map(lambda x: x[i], params)
+            return domain_residuals(law, scaled, ys, mask, i)(row)
 
-    def curvature(i):
-        return domain_curvature(law, scaled, losses, weights, delta, prior, i)
+        return jax.vmap(one, out_axes=1)(jnp.arange(k))
 
-    def score(params):  # [K] objective of every domain at a full parameter set
-        return jax.vmap(lambda i: objective(i)(jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
+    # Screen the grid by the weighted sum of squares (no threshold needed yet).
+    res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
+    scores = jnp.sum(weights * res_grid**2, axis=1)
+    scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
+    order = jnp.argsort(scores, axis=0)  # [G, K]
+    best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    given = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
+    delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
+
+    def polish_one(row0, delta_i, prior_i, i):
+        objective = domain_objective(law, scaled, ys, weights, delta_i, prior_i, i)
+        return minimize(
+            objective,
+            row0,
+            max_steps,
+            tol,
+            hessian=domain_curvature(law, scaled, ys, weights, delta_i, prior_i, i),
+            rtol=RTOL,
+            xtol=XTOL,
+            max_reject=MAX_REJECT,
+            refine=amplitude_refine(law, objective, row0),
+        )
 
     if strategy == "screen":
-        scores = jax.vmap(score)(grid)  # [G, K]
-        scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)
-        order = jnp.argsort(scores, axis=0)[:polish]  # [S, K]
-        starts = jax.tree.map(lambda g: _take(g, order), grid)
+        starts = jax.tree.map(lambda g: _take(g, order[:polish]), grid)
     else:
         starts = grid
 
-    def solve(start):  # start leaves [K] -> polished rows [K]
+    def solve(start, delta, prior):  # start leaves [K], delta, prior [K] -> rows [K]
         def one(i):
-            row0 = jax.tree.map(lambda x: x[i], start)
-            return minimize(objective(i), row0, max_steps, tol, hessian=curvature(i))
+            return polish_one(jax.tree.map(lambda x: x[i], start), delta[i], prior[i], i)
 
         return jax.vmap(one)(jnp.arange(k))
 
-    if strategy == "map":
-        res = jax.lax.map(solve, starts)
-    else:
-        res = jax.vmap(solve)(starts)
-    obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)  # [S, K]
-    best = jnp.argmin(obj, axis=0)  # [K]
-    pick = lambda x: _take(x, best[None])[0]  # noqa: E731
-    params = jax.tree.map(pick, res.params)
-    ident = identifiability(law, params, scaled, losses, mask) if diagnose else None
+    prior = jnp.broadcast_to(jnp.asarray(prior, amounts.dtype), (k,))
+
+    def polish_all(cands, d, p):  # leaves [S, K] -> MinimizeResult with leaves [S, K]
+        if strategy == "map":
+            return jax.lax.map(lambda st: solve(st, d, p), cands)
+        return jax.vmap(lambda st: solve(st, d, p))(cands)
+
+    def best_of(res):  # MinimizeResult [S, K] -> the best start per domain, [K]
+        obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
+        best = jnp.argmin(obj, axis=0)
+        return jax.tree.map(lambda x: _take(x, best[None])[0], res)
+
+    # Pass 0 polishes the starts with the threshold of the best grid point. That threshold
+    # overstates the noise (it holds the misfit of a coarse grid), and an overstated noise
+    # lets the prior pull identified parameters, so later passes re-estimate it from the
+    # best fit's residuals and polish every candidate again, where it fell by half or
+    # more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
+    # every identified parameter exactly, so that polish drops the prior: the exact fit is
+    # then a finite minimizer, and no prior biases it. Every pass runs the same solve (one
+    # traced copy of the Newton loop, so the compile time does not grow with the passes).
+    def rescale(carry, first_pass):
+        cands, old, settled, prev = carry
+        fitted = residuals(best_of(prev).params)
+        scale = robust_delta(fitted, mask, floor=0.0) / (HUBER_K * MAD_SIGMA)
+        exact = scale < EXACT_SCALE
+        d = jnp.where(exact, EXACT_DELTA, robust_delta(fitted, mask))
+        d = jnp.where(given > 0, given, d)
+        redo = (given <= 0) & ~settled & (exact | (d < 0.5 * old))
+        d = jnp.where(first_pass, old, d)
+        drop = ~first_pass & redo & exact
+        again = polish_all(cands, d, jnp.where(drop, 0.0, prior))
+        # Where the threshold stands, the last polish stands too, with its own steps.
+        take = first_pass | redo
+        keep = lambda a, b: jnp.where(take.reshape((1,) + take.shape + (1,) * (a.ndim - 2)), a, b)  # noqa: E731
+        out = jax.tree.map(keep, again, prev)._replace(
+            steps=jnp.where(first_pass, 0, prev.steps) + jnp.where(take, again.steps, 0)
+        )
+        new_d = jnp.where(take, d, old)
+        return (out.params, new_d, settled | drop, out), out
+
+    shape = jax.tree.leaves(starts)[0].shape  # [S, K]
+    zero = jnp.zeros(shape, amounts.dtype)
+    empty = MinimizeResult(starts, zero, zero, jnp.zeros(shape, jnp.int32), zero.astype(jnp.int32))
+    passes = jnp.arange(RESCALE_PASSES + 1) == 0
+    carry = (starts, delta, jnp.zeros(k, bool), empty)
+    (_, delta, _, res), hist = jax.lax.scan(rescale, carry, passes)
+    first = jax.tree.map(lambda x: x[0], hist)  # the starts' own polish, for diagnostics
+    final = best_of(res)
+    params = final.params
+    z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
+    ident = identifiability(law, params, scaled, ys, mask) if diagnose else None
     return JointFit(
-        params=law.unscale(params, log_s),
-        objective=pick(res.value),
-        status=pick(res.status),
-        restart_objective=res.value,
-        restart_status=res.status,
+        params=law.unscale(_shift_loss(law, params, log_sy), log_s),
+        objective=final.value,
+        status=final.status,
+        restart_objective=first.value,
+        restart_status=first.status,
         identifiability=ident,
+        steps=final.steps,
+        delta=delta,
+        prior_z=z,
     )
 
 

@@ -27,7 +27,10 @@ class Law(NamedTuple):
       predict_domain: ``(row, amounts [R, K], i) -> [R]`` losses of domain ``i`` in runs
         ``amounts``; ``row`` is row ``i`` of the parameters (scalar leaves).
       penalty: ``(row) -> []`` weak prior (negative log density) on a row fitted on amounts
-        of order one; zero where the law wants no prior.
+        and losses of order one (see ``loss_fields``). It should be coercive in every
+        unconstrained coordinate (grow without bound as any one does), so every fit has a
+        finite minimizer; the joint fit weighs it against a residual term in units of the
+        noise, so a standard deviation of 2-3 keeps it weak.
       separable: the objective is a sum of convex one-dimensional terms in ``weights[i]``,
         so the exact multiplier solver certifies the optimum.
       to_natural: ``params -> {name: [K]}``.
@@ -45,6 +48,9 @@ class Law(NamedTuple):
         concave, increasing effective amount (repeated data): true when every loss is a convex
         non-increasing function of data that is concave in the amounts; false for laws of the
         proportions ``n / sum(n)``, which a concave map of the amounts does not keep linear.
+      loss_fields: unconstrained fields that are logs of loss amplitudes: dividing a
+        domain's losses by ``s`` shifts them by ``-log s`` and leaves the fit otherwise
+        unchanged. The joint fit normalizes each domain's losses by their geometric mean.
     """
 
     name: str
@@ -62,6 +68,7 @@ class Law(NamedTuple):
     per_source: tuple = ()
     convex: bool = True
     convex_with_repetition: bool = False
+    loss_fields: tuple = ()
 
 
 _REGISTRY: dict[str, Law] = {}

@@ -63,8 +63,10 @@ def predict_amounts(params: MixingParams, amounts: jax.Array) -> jax.Array:
 
 
 def penalty(row: MixingParams) -> jax.Array:
-    """``[]`` weak prior keeping t bounded along directions the runs leave flat."""
-    return jnp.sum(0.5 * (row.t / 5.0) ** 2)
+    """``[]`` weak prior keeping t bounded along directions the runs leave flat, and the
+    floor c and scale k (on losses normalized to order one) finite."""
+    amp = 0.5 * (row.log_c / 3.0) ** 2 + 0.5 * (row.log_k / 3.0) ** 2
+    return amp + jnp.sum(0.5 * (row.t / 5.0) ** 2)
 
 
 def to_natural(params: MixingParams) -> dict:
@@ -137,5 +139,6 @@ MIXING_LAW = register(
         check_natural=check_natural,
         per_source=("t",),
         convex=True,
+        loss_fields=("log_c", "log_k"),
     )
 )

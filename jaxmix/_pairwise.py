@@ -75,12 +75,13 @@ def predict_weights(params: PairwiseParams, weights: jax.Array, budget) -> jax.A
     return predict_amounts(params, weights * budget)
 
 
-_PRIOR = ((math.log(0.3), 3.0), (0.0, 2.0), (math.log(0.3), 2.0))  # (mean, std) k, alpha, beta
+# (mean, std) of log C, log k, alpha logit, log beta, log E, as in ``transfer``
+_PRIOR = ((0.0, 3.0), (math.log(0.3), 3.0), (0.0, 2.0), (math.log(0.3), 2.0), (0.0, 3.0))
 
 
 def penalty(row: PairwiseParams) -> jax.Array:
-    """``[]`` weak Gaussian prior on one row's k, alpha and beta (as in ``transfer``)."""
-    leaves = (row.log_k, row.alpha_logit, row.log_beta)
+    """``[]`` weak Gaussian prior on every field of one row (as in ``transfer``)."""
+    leaves = tuple(row)
     return sum(jnp.sum(0.5 * ((x - m) / s) ** 2) for x, (m, s) in zip(leaves, _PRIOR))
 
 
@@ -145,5 +146,6 @@ PAIRWISE = register(
         per_source=("k", "alpha"),
         convex=True,
         convex_with_repetition=True,
+        loss_fields=("log_C", "log_E"),
     )
 )

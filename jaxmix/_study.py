@@ -237,6 +237,8 @@ def replicates(
     number = lambda key, default: (  # noqa: E731
         float(diag[key]) if isinstance(diag.get(key), (int, float)) else default
     )
+    given = diag.get("huber_delta") if diag.get("huber_delta_rule") == "given" else None
+    given_delta = float(min(given.values())) if isinstance(given, dict) and given else 0.0
     k = len(table.domains)
     rng = np.random.default_rng(seed)
     y = table.domain_losses()
@@ -250,8 +252,10 @@ def replicates(
     fn = functools.partial(
         fit_many,
         amounts,
-        delta=jnp.asarray(number("huber_delta", 1e-3), dt),
-        prior=jnp.asarray(number("prior", 0.0), dt),
+        # A threshold the user gave is kept; otherwise each refit takes it from its own
+        # residual scale (0), as ``fit`` does.
+        delta=jnp.asarray(given_delta, dt),
+        prior=jnp.asarray(number("prior", 1.0), dt),
         law_name=fit0.law,
         strategy=strategy,
         polish=4,

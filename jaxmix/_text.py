@@ -35,11 +35,27 @@ def fit_rows(fit: FitResult) -> tuple[list, list]:
     return ["domain"] + names + (["rms resid"] if res is not None else []), rows
 
 
+def convergence_line(fit: FitResult) -> str | None:
+    """``converged 3/3 domains (100%); at bound: b (E low)``, or None for a given fit."""
+    share = fit.converged_share()
+    if share is None:
+        return None
+    k = len(fit.domains)
+    line = f"converged {round(share * k)}/{k} domains ({100 * share:.0f}%)"
+    bounds = {d: b for d, b in (fit.at_bound or {}).items() if b}
+    if bounds:
+        line += "; at bound: " + ", ".join(
+            f"{d} ({' '.join(f'{n} {s}' for n, s in b.items())})" for d, b in bounds.items()
+        )
+    return line
+
+
 def format_fit(fit: FitResult) -> str:
     title = f"fit: law={fit.law} method={fit.method}" + (
         f" target={fit.target}" if fit.target else ""
     )
-    return title + "\n" + table(*fit_rows(fit))
+    conv = convergence_line(fit)
+    return title + "\n" + table(*fit_rows(fit)) + (f"\n{conv}" if conv else "")
 
 
 def format_mixture(m: Mixture) -> str:

@@ -68,14 +68,16 @@ def predict_domain(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
 
 
 _PRIOR_MEAN = TransferParams(0.0, math.log(0.3), 0.0, math.log(0.3), 0.0)
-_PRIOR_STD = TransferParams(math.inf, 3.0, 2.0, 2.0, math.inf)
+_PRIOR_STD = TransferParams(3.0, 3.0, 2.0, 2.0, 3.0)
 
 
 def penalty(params: TransferParams) -> jax.Array:
-    """``[...]`` weak Gaussian prior (negative log density) on k, alpha, beta of fitted rows.
+    """``[...]`` weak Gaussian prior (negative log density) on every unconstrained field.
 
-    Scale-free in C and E; on amounts normalized to order one it keeps flat directions of
-    the pilots (the k-alpha curve) from drifting to degenerate values.
+    For amounts and losses normalized to order one (as the joint fit does): it keeps the
+    directions the pilots leave flat (the k-alpha curve; the slide of the power law toward
+    an exponential, C and beta -> inf; E -> 0) from drifting to degenerate values, so
+    every fit has a finite minimizer.
     """
     terms = jax.tree.map(lambda p, m, s: 0.5 * ((p - m) / s) ** 2, params, _PRIOR_MEAN, _PRIOR_STD)
     return sum(jax.tree.leaves(terms))
@@ -195,5 +197,6 @@ TRANSFER = register(
         init_grid=init_grid,
         check_natural=check_natural,
         convex_with_repetition=True,
+        loss_fields=("log_C", "log_E"),
     )
 )

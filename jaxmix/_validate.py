@@ -162,8 +162,8 @@ def _law_folds(table, y, law_name, masks, delta):
         jnp.asarray(table.amounts, dt),
         jnp.asarray(np.broadcast_to(np.where(seen, y, 1.0), weights.shape), dt),
         jnp.asarray(weights, dt),
-        jnp.asarray(delta, dt),
-        jnp.asarray(0.0, dt),
+        jnp.asarray(0.0 if delta is None else delta, dt),
+        jnp.asarray(1.0, dt),
         law_name=law_name,
         strategy="screen",
         polish=4,
@@ -263,7 +263,7 @@ def validate(
     folds: int = 5,
     seed: int = 0,
     importance=None,
-    delta: float = 1e-3,
+    delta: float | None = None,
 ) -> Validation:
     """Cross-validate law families on a pilot table with per-domain losses.
 
@@ -273,7 +273,7 @@ def validate(
       folds: k of the k-fold split over mixtures (capped at the number of mixtures).
       seed: seed of the k-fold assignment.
       importance: ``[K]`` weights of the objective used for the selection regret.
-      delta: Huber threshold of the fits.
+      delta: Huber threshold of the fits (None: from the pilots, as ``fit`` does).
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> v = validate(read_pilots(example_pilots()), laws=["transfer"], folds=3)

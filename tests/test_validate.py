@@ -80,7 +80,7 @@ def test_batched_fold_fit_equals_a_refit_without_the_run():
     y = table.domain_losses()
     held = np.zeros((2, len(y)), bool)
     held[1, 5] = True
-    pred, _ = _law_folds(table, y, "transfer", held, 1e-3)
+    pred, _ = _law_folds(table, y, "transfer", held, None)  # fit_joint's default
     keep = ~held[1]
     refit = jaxmix.fit_joint(
         table._replace(
