@@ -62,8 +62,8 @@ def jax_study(amounts, losses, budget, chunk):
     fit_fn = functools.partial(
         fit_many,
         jnp.asarray(amounts),
-        delta=jnp.asarray(1e-3),
-        prior=jnp.asarray(0.0),
+        delta=jnp.asarray(0.0),
+        prior=jnp.asarray(1.0),
         law_name="transfer",
         strategy="screen",
         polish=4,
