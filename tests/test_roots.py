@@ -2,6 +2,8 @@
 a tolerance. They must give the answers of the long fixed bisections they replaced (kept
 here as references), keep their derivatives, and take few steps."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -186,7 +188,8 @@ def test_exact_float32_multiplier_tolerance_follows_the_marginals():
     for x64 in (True, False):
         with jax.enable_x64(x64):
             dt = jnp.float64 if x64 else jnp.float32
-            params = jax.tree.map(lambda x: jnp.asarray(x, dt), jaxmix.from_params(law).params)
+            cast = functools.partial(jnp.asarray, dtype=dt)
+            params = jax.tree.map(cast, jaxmix.from_params(law).params)
             terms = _separable_terms(params, jnp.asarray(2695.0, dt), jnp.ones(3, dt))
             lo, hi = jnp.asarray([0, 0.2, 0], dt), jnp.asarray([1, 1, 0.1], dt)
             out[x64] = np.asarray(solve_exact(terms, lo, hi)[0], dtype=float)
