@@ -69,6 +69,29 @@ class JointFit(NamedTuple):
     prior_z: jax.Array = None
 
 
+class Passes(NamedTuple):
+    """Loop state of the joint fit's threshold re-estimation (``S`` starts, ``K`` domains).
+
+    Attributes:
+      result: MinimizeResult with leaves ``[S, K]``, the polished candidates so far.
+      delta: ``[K]`` Huber threshold of the next pass (of the last one where not redone).
+      prior: ``[K]`` prior weight of the next pass (0 once the pilots count as exact).
+      settled: ``[K]`` polished without the prior; no further pass changes it.
+      redo: ``[K]`` the next pass re-polishes this domain.
+      done: ``[]`` int32 passes run, the starts' polish included.
+      first_value, first_status: ``[S, K]`` objective and status of the starts' polish.
+    """
+
+    result: object
+    delta: jax.Array
+    prior: jax.Array
+    settled: jax.Array
+    redo: jax.Array
+    done: jax.Array
+    first_value: jax.Array
+    first_status: jax.Array
+
+
 def domain_objective(law, amounts, losses, weights, delta, prior, i):
     """``row -> []``: summed Huber loss of domain ``i``'s log residuals in noise units,
     ``sum w * huber(r, delta) / sigma**2`` with ``sigma = delta / 1.345`` (a Gaussian
@@ -307,35 +330,54 @@ def joint_fit_arrays(
     # best fit's residuals and polish every candidate again, where it fell by half or
     # more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
     # every identified parameter exactly, so that polish drops the prior: the exact fit is
-    # then a finite minimizer, and no prior biases it. Every pass runs the same solve (one
-    # traced copy of the Newton loop, so the compile time does not grow with the passes).
-    def rescale(carry, first_pass):
-        cands, old, settled, prev = carry
-        fitted = residuals(best_of(prev).params)
+    # then a finite minimizer, and no prior biases it. Passes run while some domain's
+    # threshold still falls by half, up to RESCALE_PASSES after the first; every pass is
+    # the same loop body, so the Newton solve is traced and compiled once.
+    def plan_next(st: Passes, out) -> Passes:
+        """The next pass's threshold and prior per domain, from ``out``'s best fit."""
+        fitted = residuals(best_of(out).params)
         scale = robust_delta(fitted, mask, floor=0.0) / (HUBER_K * MAD_SIGMA)
         exact = scale < EXACT_SCALE
         d = jnp.where(exact, EXACT_DELTA, robust_delta(fitted, mask))
-        d = jnp.where(given > 0, given, d)
-        redo = (given <= 0) & ~settled & (exact | (d < 0.5 * old))
-        d = jnp.where(first_pass, old, d)
-        drop = ~first_pass & redo & exact
-        again = polish_all(cands, d, jnp.where(drop, 0.0, prior))
-        # Where the threshold stands, the last polish stands too, with its own steps.
-        take = first_pass | redo
-        keep = lambda a, b: jnp.where(take.reshape((1,) + take.shape + (1,) * (a.ndim - 2)), a, b)  # noqa: E731
-        out = jax.tree.map(keep, again, prev)._replace(
-            steps=jnp.where(first_pass, 0, prev.steps) + jnp.where(take, again.steps, 0)
+        redo = (given <= 0) & ~st.settled & (exact | (d < 0.5 * st.delta))
+        redo = redo & (st.done <= RESCALE_PASSES)  # no pass is planned beyond the last
+        return st._replace(
+            delta=jnp.where(redo, d, st.delta),
+            prior=jnp.where(redo & exact, 0.0, st.prior),
+            settled=st.settled | (redo & exact),
+            redo=redo,
         )
-        new_d = jnp.where(take, d, old)
-        return (out.params, new_d, settled | drop, out), out
+
+    def one_pass(st: Passes) -> Passes:
+        # Domains not redone re-polish their converged fits under the same threshold and
+        # prior (a step or two) and keep the earlier result with its own steps.
+        again = polish_all(st.result.params, st.delta, st.prior)
+        take = st.redo.reshape((1, k))
+        keep = lambda a, b: jnp.where(take.reshape(take.shape + (1,) * (a.ndim - 2)), a, b)  # noqa: E731
+        out = jax.tree.map(keep, again, st.result)._replace(
+            steps=st.result.steps + jnp.where(take, again.steps, 0)
+        )
+        first = st.done == 0  # the starts' own polish, kept for the diagnostics
+        return plan_next(
+            st._replace(
+                result=out,
+                done=st.done + 1,
+                first_value=jnp.where(first, again.value, st.first_value),
+                first_status=jnp.where(first, again.status, st.first_status),
+            ),
+            out,
+        )
+
+    def more(st: Passes):
+        return (st.done == 0) | jnp.any(st.redo)
 
     shape = jax.tree.leaves(starts)[0].shape  # [S, K]
-    zero = jnp.zeros(shape, amounts.dtype)
-    empty = MinimizeResult(starts, zero, zero, jnp.zeros(shape, jnp.int32), zero.astype(jnp.int32))
-    passes = jnp.arange(RESCALE_PASSES + 1) == 0
-    carry = (starts, delta, jnp.zeros(k, bool), empty)
-    (_, delta, _, res), hist = jax.lax.scan(rescale, carry, passes)
-    first = jax.tree.map(lambda x: x[0], hist)  # the starts' own polish, for diagnostics
+    zero, izero = jnp.zeros(shape, amounts.dtype), jnp.zeros(shape, jnp.int32)
+    init = MinimizeResult(starts, zero, zero, izero, izero)
+    ones = jnp.ones(k, bool)
+    st = Passes(init, delta, prior, ~ones, ones, jnp.asarray(0, jnp.int32), zero, izero)
+    st = jax.lax.while_loop(more, one_pass, st)
+    delta, res = st.delta, st.result
     final = best_of(res)
     params = final.params
     z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
@@ -344,8 +386,8 @@ def joint_fit_arrays(
         params=law.unscale(_shift_loss(law, params, log_sy), log_s),
         objective=final.value,
         status=final.status,
-        restart_objective=first.value,
-        restart_status=first.status,
+        restart_objective=st.first_value,
+        restart_status=st.first_status,
         identifiability=ident,
         steps=final.steps,
         delta=delta,
