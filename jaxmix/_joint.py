@@ -233,6 +233,7 @@ def joint_fit_arrays(
     polish: int = 4,
     max_steps: int = 300,
     diagnose: bool = True,
+    init=None,
 ) -> JointFit:
     """Fit a law to ``losses [R, K]`` observed (``mask [R, K]``) at ``amounts [R, K]``.
 
@@ -251,7 +252,9 @@ def joint_fit_arrays(
     ``strategy`` picks the multi-start scheme: ``"screen"`` scores the law's starting grid
     and polishes the best ``polish`` per domain (vmapped); ``"vmap"`` polishes every grid
     point at once; ``"map"`` polishes them one after another with ``lax.map`` (no vmapped
-    while-loop waits for its slowest member).
+    while-loop waits for its slowest member). ``init`` (parameters with leaves ``[K]``, in
+    the units of ``amounts`` and ``losses``, e.g. a fit of the full table) replaces the
+    starts with one start there, as bootstrap refits use.
 
     >>> import jax.numpy as jnp
     >>> from jaxmix import from_params, predict, plan
@@ -278,12 +281,16 @@ def joint_fit_arrays(
 
         return jax.vmap(one, out_axes=1)(jnp.arange(k))
 
-    # Screen the grid by the weighted sum of squares (no threshold needed yet).
-    res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
-    scores = jnp.sum(weights * res_grid**2, axis=1)
-    scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
-    order = jnp.argsort(scores, axis=0)  # [G, K]
-    best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    if init is None:
+        # Screen the grid by the weighted sum of squares (no threshold needed yet).
+        res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
+        scores = jnp.sum(weights * res_grid**2, axis=1)
+        scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
+        order = jnp.argsort(scores, axis=0)  # [G, K]
+        best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    else:  # one start: the given parameters, in this fit's normalized units
+        warm = _shift_loss(law, law.unscale(init, -log_s), -log_sy)
+        best_res = residuals(warm)
     given = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
     delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
 
@@ -301,7 +308,9 @@ def joint_fit_arrays(
             refine=amplitude_refine(law, objective, row0),
         )
 
-    if strategy == "screen":
+    if init is not None:
+        starts = jax.tree.map(lambda x: x[None], warm)
+    elif strategy == "screen":
         starts = jax.tree.map(lambda g: _take(g, order[:polish]), grid)
     else:
         starts = grid
@@ -410,9 +419,11 @@ def fit_many(
     polish,
     max_steps=300,
     diagnose=True,
+    init=None,
 ):
     """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
-    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
+    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask);
+    ``init`` (leaves ``[K]``, shared) is the one start of every fit when given."""
 
     def one(y, w):
         return joint_fit_arrays(
@@ -426,6 +437,7 @@ def fit_many(
             polish=polish,
             max_steps=max_steps,
             diagnose=diagnose,
+            init=init,
         )
 
     return jax.vmap(one)(losses, weights)

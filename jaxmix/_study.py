@@ -225,8 +225,9 @@ def replicates(
     Each replicate draws the R runs with replacement (multinomial counts as observation
     weights, so every refit has the same shapes); parameter directions the pilots do not
     determine at all are also moved at random by up to ``flat_scale``, since no resample can.
-    ``fit`` is the joint fit of ``table`` already made (its strategy and its per-domain
-    Huber threshold are reused, and its extrapolation check reaches the mixture); None fits
+    Each refit starts from the full-data fit (one start) and keeps its per-domain Huber
+    threshold. ``fit`` is the joint fit of ``table`` already made (its strategy and
+    threshold are reused, and its extrapolation check reaches the mixture); None fits
     ``law`` with the defaults.
     """
     if fit is not None and fit.method != "joint":
@@ -263,6 +264,9 @@ def replicates(
         strategy=strategy,
         polish=4,
         diagnose=False,  # only the parameters of each replicate are used
+        # One start per refit, at the full-data fit: a resample moves the optimum a little,
+        # and the full-data fit's own multi-start already chose the basin.
+        init=jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
     )
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
     batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
