@@ -66,6 +66,7 @@ def test_bootstrap_sharded_over_two_processes_equals_one_process(tmp_path):
         JAX_PLATFORMS="cpu",
         XLA_FLAGS="",  # one CPU device per process
     )
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # each process compiles its own program
     port, out = str(_free_port()), str(tmp_path / "out")
     runs = [(port, str(i), "2", out) for i in range(2)]
     procs = [
