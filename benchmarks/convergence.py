@@ -82,7 +82,7 @@ def tables(law: str, k: int, noise: float, n: int, seed: int):
     return amounts, np.stack(ys)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _solver(law):
     return functools.partial(solve_many, law_name=law, capped=False, restarts=4)
 
@@ -103,7 +103,8 @@ def fit_and_solve(law, amounts, losses, cap):
     )
     keys = jax.random.split(jax.random.PRNGKey(0), n)
     budget = jnp.full(n, 10.0 * k)
-    sol = _solver(law)(out.params, budget, jnp.ones((n, k)), jnp.zeros((n, k)), jnp.ones((n, k)), keys)
+    ones, zeros = jnp.ones((n, k)), jnp.zeros((n, k))
+    sol = _solver(law)(out.params, budget, ones, zeros, ones, keys)
     return jax.device_get((out.status, out.steps, out.prior_z, sol.weights))
 
 

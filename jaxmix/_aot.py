@@ -4,8 +4,10 @@ JAX's persistent compilation cache removes XLA compile time from a second proces
 process still traces the jitted functions in Python, which dominates a cold start. When
 enabled (the CLI does), :func:`call` serializes each traced function with ``jax.export``
 the first time it meets a new shape, and later processes deserialize it instead of tracing.
-Keys cover the shapes, dtypes, static options, the JAX version and jaxmix's own source, so a
-code change never reuses a stale program. Any failure falls back to the plain call.
+Keys cover the shapes, dtypes, static options, the backend platform, the JAX version and
+jaxmix's own source, so a code change or another accelerator never reuses a stale program.
+Every NamedTuple of jaxmix (each law's parameters included) is registered for
+serialization. Any failure falls back to the plain call.
 """
 
 from __future__ import annotations
@@ -35,35 +37,37 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+def namedtuple_classes() -> list[type]:
+    """Every NamedTuple class defined in a loaded jaxmix module or in the module of a
+    registered law (each law's parameters, every solver state and result): what an exported
+    program's pytrees may hold."""
+    import sys
+
+    from jaxmix import _decide, _identify, _joint, _newton, _optimize, _reference  # noqa: F401
+    from jaxmix._laws import _REGISTRY, _builtins
+
+    _builtins()
+    names = {m for m in list(sys.modules) if m == "jaxmix" or m.startswith("jaxmix.")}
+    names |= {law.predict_amounts.__module__ for law in _REGISTRY.values()}
+    out = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        for obj in list(vars(module).values()) if module is not None else ():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, tuple)
+                and hasattr(obj, "_fields")
+                and obj.__module__ == module.__name__
+            ):
+                out.append(obj)
+    return out
+
+
 def _register() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
-    from jaxmix._identify import Identifiability
-    from jaxmix._joint import JointFit
-    from jaxmix._newton import MinimizeResult
-    from jaxmix._optimize import Solution
-    from jaxmix._reference import ReferenceFit
-    from jaxmix._broken import BrokenParams
-    from jaxmix._decide import EnsembleParams
-    from jaxmix._interference import InterferenceParams
-    from jaxmix._mixing import MixingParams
-    from jaxmix._pairwise import PairwiseParams
-    from jaxmix._transfer import TransferParams
-
-    for cls in (
-        Identifiability,
-        JointFit,
-        MinimizeResult,
-        Solution,
-        ReferenceFit,
-        TransferParams,
-        BrokenParams,
-        EnsembleParams,
-        InterferenceParams,
-        MixingParams,
-        PairwiseParams,
-    ):
+    for cls in namedtuple_classes():
         try:
             jax.export.register_namedtuple_serialization(
                 cls, serialized_name=f"jaxmix.{cls.__name__}"
@@ -74,9 +78,13 @@ def _register() -> None:
 
 
 def _key(name: str, args, static: dict) -> str:
+    """Cache key: the function, argument shapes and dtypes, static options, precision, the
+    backend platform and device count (an exported program is lowered for one platform), the
+    JAX version and jaxmix's source."""
     leaves, tree = jax.tree.flatten(args)
     spec = [(tuple(x.shape), str(x.dtype)) for x in leaves]
-    text = repr((name, str(tree), spec, sorted(static.items()), jax.config.jax_enable_x64))
+    where = (jax.default_backend(), jax.device_count(), jax.__version__)
+    text = repr((name, str(tree), spec, sorted(static.items()), jax.config.jax_enable_x64, where))
     return hashlib.sha256((text + _source_hash()).encode()).hexdigest()[:24]
 
 

@@ -26,7 +26,7 @@ def _eps(x):
     return jnp.finfo(jnp.result_type(x)).eps
 
 
-def solve_exact(fn, lower, upper, max_iter: int = 100):
+def solve_exact(fn, lower, upper, max_iter: int = 200):
     """Minimize ``sum(fn(w))`` on ``{lower <= w <= upper, sum(w) = 1}``; ``fn`` separable.
 
     Args:
@@ -77,11 +77,14 @@ def solve_exact(fn, lower, upper, max_iter: int = 100):
 
     lam_hi = jnp.max(-d_lower)  # every weight at its lower bound
     lam_lo = jnp.min(-d_upper)  # every weight at its upper bound
-    scale = jnp.maximum(jnp.maximum(jnp.abs(lam_lo), jnp.abs(lam_hi)), jnp.finfo(eps).tiny)
     # Start where the bounds' free room is shared in proportion: sum(w0) = 1.
     room = upper - lower
     w0 = lower + room * (1.0 - jnp.sum(lower)) / jnp.maximum(jnp.sum(room), eps)
-    lam0 = jnp.clip(-jnp.mean(clean(marginals(fn, w0))), lam_lo, lam_hi)
+    d0 = clean(marginals(fn, w0))
+    lam0 = jnp.clip(-jnp.mean(d0), lam_lo, lam_hi)
+    # Absolute floor of the multiplier's tolerance: the size of the marginals near the
+    # answer, not of the bracket (a marginal next to w = 1 can be orders of magnitude larger).
+    scale = jnp.maximum(jnp.mean(jnp.abs(d0)), jnp.finfo(eps).tiny)
     k = lower.shape[0]
 
     def excess(lam, aux):
@@ -100,7 +103,7 @@ def solve_exact(fn, lower, upper, max_iter: int = 100):
     # multiplier's tolerance is relative to itself, not to that bracket: the bracket's ends
     # are marginals near the bounds, which can be orders of magnitude larger than the root.
     lam, lo, hi, (_, w_many, w_few), _ = bracketed_newton(
-        excess, lam0, lam_lo, lam_hi, eps**2 * scale, max_iter, (w0, upper, lower), 4 * k * eps,
+        excess, lam0, lam_lo, lam_hi, eps * scale, max_iter, (w0, upper, lower), 4 * k * eps,
         rtol=eps,
     )
     # The bracket's ends hold too much and too little weight; their convex combination that

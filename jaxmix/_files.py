@@ -228,20 +228,7 @@ def read_fit(path) -> FitResult:
     >>> read_fit(p).domains
     ('a', 'b')
     """
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", path) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text (byte {err.start})", path) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"invalid JSON: {err.msg} (column {err.colno})", path, err.lineno
-        ) from None
-    return fit_from_dict(data, path)
+    return fit_from_dict(_json_file(path, "fit"), Path(path))
 
 
 def mixture_to_dict(m: Mixture) -> dict:
@@ -314,7 +301,7 @@ def _json_file(path, what: str):
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(
-            f"not a JSON {what} file: {err.msg} (column {err.colno})", path, err.lineno
+            f"invalid JSON ({what} file): {err.msg} (column {err.colno})", path, err.lineno
         ) from None
 
 

@@ -257,7 +257,7 @@ def fit_joint(
         "huber_delta": dict(zip(table.domains, np.asarray(out.delta).tolist())),
         "huber_delta_rule": (
             "given" if delta is not None else f"{HUBER_K} x {MAD_SIGMA} x median |log residual| "
-            "of the best starting point, per domain (floor 1e-4)"
+            "of the fitted residuals, per domain (floor 1e-4); no prior where they are below 1e-4"
         ),
         "prior": prior,
     }

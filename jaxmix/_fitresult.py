@@ -95,4 +95,11 @@ def predict(fit: FitResult, amounts) -> jax.Array:
     amounts = np.asarray(amounts, dtype=jnp.result_type(float))
     params = jax.tree.map(lambda x: jnp.asarray(x, amounts.dtype), fit.params)
     flat = amounts.reshape(-1, amounts.shape[-1])
-    return _predict(params, flat, law_name=fit.law).reshape(amounts.shape)
+    rows = flat.shape[0]
+    # Rows padded to a power of two (at least 8) with copies of a real row: one compile
+    # serves every table up to that size instead of one per number of rows.
+    size = max(8, 1 << max(rows - 1, 0).bit_length())
+    fill = flat[:1] if rows else np.ones((1, flat.shape[1]), flat.dtype)
+    pad = np.broadcast_to(fill, (size - rows, flat.shape[1]))
+    out = _predict(params, np.concatenate([flat, pad]), law_name=fit.law)[:rows]
+    return out.reshape(amounts.shape)

@@ -19,7 +19,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxmix._identify import Identifiability, domain_residuals, identifiability
 from jaxmix._laws import get_law
-from jaxmix._newton import minimize
+from jaxmix._newton import MinimizeResult, minimize
 
 STRATEGIES = ("screen", "vmap", "map")
 
@@ -27,6 +27,9 @@ STRATEGIES = ("screen", "vmap", "map")
 HUBER_K = 1.345  # Huber threshold in units of the noise sigma (95% efficiency at a Gaussian)
 MAD_SIGMA = 1.4826  # sigma of a Gaussian per median absolute deviation
 DELTA_FLOOR = 1e-4  # smallest automatic Huber threshold (log residual, ~0.01%)
+EXACT_SCALE = 1e-4  # fitted residual scale (0.01%) below which pilots count as exact
+EXACT_DELTA = 1e-3  # Huber threshold of the prior-free polish of exact pilots
+RESCALE_PASSES = 3  # re-estimations of the threshold from the fitted residuals
 AT_BOUND_Z = 2.5  # prior standard deviations beyond which a coordinate counts "at bound"
 RTOL = 1e-10  # Cauchy tolerance on the objective (in noise units) and on the step
 XTOL = 1e-6
@@ -64,6 +67,29 @@ class JointFit(NamedTuple):
     steps: jax.Array = None
     delta: jax.Array = None
     prior_z: jax.Array = None
+
+
+class Passes(NamedTuple):
+    """Loop state of the joint fit's threshold re-estimation (``S`` starts, ``K`` domains).
+
+    Attributes:
+      result: MinimizeResult with leaves ``[S, K]``, the polished candidates so far.
+      delta: ``[K]`` Huber threshold of the next pass (of the last one where not redone).
+      prior: ``[K]`` prior weight of the next pass (0 once the pilots count as exact).
+      settled: ``[K]`` polished without the prior; no further pass changes it.
+      redo: ``[K]`` the next pass re-polishes this domain.
+      done: ``[]`` int32 passes run, the starts' polish included.
+      first_value, first_status: ``[S, K]`` objective and status of the starts' polish.
+    """
+
+    result: object
+    delta: jax.Array
+    prior: jax.Array
+    settled: jax.Array
+    redo: jax.Array
+    done: jax.Array
+    first_value: jax.Array
+    first_status: jax.Array
 
 
 def domain_objective(law, amounts, losses, weights, delta, prior, i):
@@ -168,7 +194,7 @@ def _shift_loss(law, params, log_sy):
     return params._replace(**{f: getattr(params, f) + log_sy for f in law.loss_fields})
 
 
-def robust_delta(residuals, mask):
+def robust_delta(residuals, mask, floor=DELTA_FLOOR):
     """``[K]`` automatic Huber threshold: ``1.345 * 1.4826 * median |r|`` of each domain's
     observed log residuals ``[R, K]`` (a MAD estimate of the noise about zero), floored
     at ``DELTA_FLOOR``."""
@@ -177,7 +203,7 @@ def robust_delta(residuals, mask):
     n = jnp.sum(mask, axis=0)
     lo = jnp.take_along_axis(srt, ((n - 1) // 2)[None], axis=0)[0]
     hi = jnp.take_along_axis(srt, (n // 2)[None], axis=0)[0]
-    return jnp.maximum(HUBER_K * MAD_SIGMA * 0.5 * (lo + hi), DELTA_FLOOR)
+    return jnp.maximum(HUBER_K * MAD_SIGMA * 0.5 * (lo + hi), floor)
 
 
 def prior_z(law, row):
@@ -207,6 +233,7 @@ def joint_fit_arrays(
     polish: int = 4,
     max_steps: int = 300,
     diagnose: bool = True,
+    init=None,
 ) -> JointFit:
     """Fit a law to ``losses [R, K]`` observed (``mask [R, K]``) at ``amounts [R, K]``.
 
@@ -218,14 +245,16 @@ def joint_fit_arrays(
     objective (:func:`domain_objective`): Huber of the log residuals in noise units plus
     ``prior`` times the law's weak coercive prior, so every fit has a finite minimizer.
     ``delta`` is the Huber threshold on log residuals: ``<= 0`` (default) picks it per
-    domain from the pilots (:func:`robust_delta` of the best starting point's residuals).
+    domain from the pilots (:func:`robust_delta` of the fitted residuals; see below).
     The damped Newton solver stops on scale-free Cauchy tests (:func:`minimize`); ``tol``
     is an extra absolute gradient test (0: off).
 
     ``strategy`` picks the multi-start scheme: ``"screen"`` scores the law's starting grid
     and polishes the best ``polish`` per domain (vmapped); ``"vmap"`` polishes every grid
     point at once; ``"map"`` polishes them one after another with ``lax.map`` (no vmapped
-    while-loop waits for its slowest member).
+    while-loop waits for its slowest member). ``init`` (parameters with leaves ``[K]``, in
+    the units of ``amounts`` and ``losses``, e.g. a fit of the full table) replaces the
+    starts with one start there, as bootstrap refits use.
 
     >>> import jax.numpy as jnp
     >>> from jaxmix import from_params, predict, plan
@@ -252,61 +281,124 @@ def joint_fit_arrays(
 
         return jax.vmap(one, out_axes=1)(jnp.arange(k))
 
-    # Screen the grid by the weighted sum of squares (no threshold needed yet).
-    res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
-    scores = jnp.sum(weights * res_grid**2, axis=1)
-    scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
-    order = jnp.argsort(scores, axis=0)  # [G, K]
-    best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
-    delta = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
-    delta = jnp.where(delta > 0, delta, robust_delta(best_res, mask))
+    if init is None:
+        # Screen the grid by the weighted sum of squares (no threshold needed yet).
+        res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
+        scores = jnp.sum(weights * res_grid**2, axis=1)
+        scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
+        order = jnp.argsort(scores, axis=0)  # [G, K]
+        best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    else:  # one start: the given parameters, in this fit's normalized units
+        warm = _shift_loss(law, law.unscale(init, -log_s), -log_sy)
+        best_res = residuals(warm)
+    given = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
+    delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
 
-    def objective(i):
-        return domain_objective(law, scaled, ys, weights, delta[i], prior, i)
+    def polish_one(row0, delta_i, prior_i, i):
+        objective = domain_objective(law, scaled, ys, weights, delta_i, prior_i, i)
+        return minimize(
+            objective,
+            row0,
+            max_steps,
+            tol,
+            hessian=domain_curvature(law, scaled, ys, weights, delta_i, prior_i, i),
+            rtol=RTOL,
+            xtol=XTOL,
+            max_reject=MAX_REJECT,
+            refine=amplitude_refine(law, objective, row0),
+        )
 
-    def curvature(i):
-        return domain_curvature(law, scaled, ys, weights, delta[i], prior, i)
-
-    if strategy == "screen":
+    if init is not None:
+        starts = jax.tree.map(lambda x: x[None], warm)
+    elif strategy == "screen":
         starts = jax.tree.map(lambda g: _take(g, order[:polish]), grid)
     else:
         starts = grid
 
-    def solve(start):  # start leaves [K] -> polished rows [K]
+    def solve(start, delta, prior):  # start leaves [K], delta, prior [K] -> rows [K]
         def one(i):
-            row0 = jax.tree.map(lambda x: x[i], start)
-            return minimize(
-                objective(i),
-                row0,
-                max_steps,
-                tol,
-                hessian=curvature(i),
-                rtol=RTOL,
-                xtol=XTOL,
-                max_reject=MAX_REJECT,
-                refine=amplitude_refine(law, objective(i), row0),
-            )
+            return polish_one(jax.tree.map(lambda x: x[i], start), delta[i], prior[i], i)
 
         return jax.vmap(one)(jnp.arange(k))
 
-    if strategy == "map":
-        res = jax.lax.map(solve, starts)
-    else:
-        res = jax.vmap(solve)(starts)
-    obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)  # [S, K]
-    best = jnp.argmin(obj, axis=0)  # [K]
-    pick = lambda x: _take(x, best[None])[0]  # noqa: E731
-    params = jax.tree.map(pick, res.params)
+    prior = jnp.broadcast_to(jnp.asarray(prior, amounts.dtype), (k,))
+
+    def polish_all(cands, d, p):  # leaves [S, K] -> MinimizeResult with leaves [S, K]
+        if strategy == "map":
+            return jax.lax.map(lambda st: solve(st, d, p), cands)
+        return jax.vmap(lambda st: solve(st, d, p))(cands)
+
+    def best_of(res):  # MinimizeResult [S, K] -> the best start per domain, [K]
+        obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
+        best = jnp.argmin(obj, axis=0)
+        return jax.tree.map(lambda x: _take(x, best[None])[0], res)
+
+    # Pass 0 polishes the starts with the threshold of the best grid point. That threshold
+    # overstates the noise (it holds the misfit of a coarse grid), and an overstated noise
+    # lets the prior pull identified parameters, so later passes re-estimate it from the
+    # best fit's residuals and polish every candidate again, where it fell by half or
+    # more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
+    # every identified parameter exactly, so that polish drops the prior: the exact fit is
+    # then a finite minimizer, and no prior biases it. Passes run while some domain's
+    # threshold still falls by half, up to RESCALE_PASSES after the first; every pass is
+    # the same loop body, so the Newton solve is traced and compiled once.
+    def plan_next(st: Passes, out) -> Passes:
+        """The next pass's threshold and prior per domain, from ``out``'s best fit."""
+        fitted = residuals(best_of(out).params)
+        scale = robust_delta(fitted, mask, floor=0.0) / (HUBER_K * MAD_SIGMA)
+        exact = scale < EXACT_SCALE
+        d = jnp.where(exact, EXACT_DELTA, robust_delta(fitted, mask))
+        redo = (given <= 0) & ~st.settled & (exact | (d < 0.5 * st.delta))
+        redo = redo & (st.done <= RESCALE_PASSES)  # no pass is planned beyond the last
+        return st._replace(
+            delta=jnp.where(redo, d, st.delta),
+            prior=jnp.where(redo & exact, 0.0, st.prior),
+            settled=st.settled | (redo & exact),
+            redo=redo,
+        )
+
+    def one_pass(st: Passes) -> Passes:
+        # Domains not redone re-polish their converged fits under the same threshold and
+        # prior (a step or two) and keep the earlier result with its own steps.
+        again = polish_all(st.result.params, st.delta, st.prior)
+        take = st.redo.reshape((1, k))
+        keep = lambda a, b: jnp.where(take.reshape(take.shape + (1,) * (a.ndim - 2)), a, b)  # noqa: E731
+        out = jax.tree.map(keep, again, st.result)._replace(
+            steps=st.result.steps + jnp.where(take, again.steps, 0)
+        )
+        first = st.done == 0  # the starts' own polish, kept for the diagnostics
+        return plan_next(
+            st._replace(
+                result=out,
+                done=st.done + 1,
+                first_value=jnp.where(first, again.value, st.first_value),
+                first_status=jnp.where(first, again.status, st.first_status),
+            ),
+            out,
+        )
+
+    def more(st: Passes):
+        return (st.done == 0) | jnp.any(st.redo)
+
+    shape = jax.tree.leaves(starts)[0].shape  # [S, K]
+    zero, izero = jnp.zeros(shape, amounts.dtype), jnp.zeros(shape, jnp.int32)
+    init = MinimizeResult(starts, zero, zero, izero, izero)
+    ones = jnp.ones(k, bool)
+    st = Passes(init, delta, prior, ~ones, ones, jnp.asarray(0, jnp.int32), zero, izero)
+    st = jax.lax.while_loop(more, one_pass, st)
+    delta, res = st.delta, st.result
+    final = best_of(res)
+    params = final.params
     z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
     ident = identifiability(law, params, scaled, ys, mask) if diagnose else None
     return JointFit(
         params=law.unscale(_shift_loss(law, params, log_sy), log_s),
-        objective=pick(res.value),
-        status=pick(res.status),
-        restart_objective=res.value,
-        restart_status=res.status,
+        objective=final.value,
+        status=final.status,
+        restart_objective=st.first_value,
+        restart_status=st.first_status,
         identifiability=ident,
-        steps=pick(res.steps),
+        steps=final.steps,
         delta=delta,
         prior_z=z,
     )
@@ -327,9 +419,11 @@ def fit_many(
     polish,
     max_steps=300,
     diagnose=True,
+    init=None,
 ):
     """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
-    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask)."""
+    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask);
+    ``init`` (leaves ``[K]``, shared) is the one start of every fit when given."""
 
     def one(y, w):
         return joint_fit_arrays(
@@ -343,6 +437,7 @@ def fit_many(
             polish=polish,
             max_steps=max_steps,
             diagnose=diagnose,
+            init=init,
         )
 
     return jax.vmap(one)(losses, weights)

@@ -49,7 +49,7 @@ def _tau(zs, lower, upper, max_iter: int):
     return bracketed_newton(excess, start, lo, hi, tol, max_iter, (), 2 * k * eps)[0]
 
 
-def capped_weights(z, lower, upper, max_iter: int = 100):
+def capped_weights(z, lower, upper, max_iter: int = 200):
     """``[K]`` weights in ``{lower <= w <= upper, sum(w) = 1}``.
 
     Needs ``sum(lower) <= 1 <= sum(upper)``. ``max_iter`` caps the root search for the shift

@@ -227,8 +227,10 @@ def replicates(
     Each replicate draws the R runs with replacement (multinomial counts as observation
     weights, so every refit has the same shapes); parameter directions the pilots do not
     determine at all are also moved at random by up to ``flat_scale``, since no resample can.
-    ``fit`` is the joint fit of ``table`` already made (its strategy is reused, and its
-    extrapolation check reaches the mixture); None fits ``law`` with the defaults.
+    Each refit starts from the full-data fit (one start) and keeps its per-domain Huber
+    threshold. ``fit`` is the joint fit of ``table`` already made (its strategy and
+    threshold are reused, and its extrapolation check reaches the mixture); None fits
+    ``law`` with the defaults.
     """
     if fit is not None and fit.method != "joint":
         raise InputError("the bootstrap needs per-domain losses (the joint fit)")
@@ -239,8 +241,12 @@ def replicates(
     number = lambda key, default: (  # noqa: E731
         float(diag[key]) if isinstance(diag.get(key), (int, float)) else default
     )
-    given = diag.get("huber_delta") if diag.get("huber_delta_rule") == "given" else None
-    given_delta = float(min(given.values())) if isinstance(given, dict) and given else 0.0
+    # Every refit keeps the full-data fit's threshold per domain (the noise scale of the
+    # experiment), so a refit is one polish with no re-estimation passes.
+    found = diag.get("huber_delta")
+    given_delta = (
+        [float(found.get(d, 0.0)) for d in table.domains] if isinstance(found, dict) else 0.0
+    )
     k = len(table.domains)
     rng = np.random.default_rng(seed)
     y = table.domain_losses()
@@ -254,14 +260,15 @@ def replicates(
     fn = functools.partial(
         fit_many,
         amounts,
-        # A threshold the user gave is kept; otherwise each refit takes it from its own
-        # residual scale (0), as ``fit`` does.
         delta=jnp.asarray(given_delta, dt),
         prior=jnp.asarray(number("prior", 1.0), dt),
         law_name=fit0.law,
         strategy=strategy,
         polish=4,
         diagnose=False,  # only the parameters of each replicate are used
+        # One start per refit, at the full-data fit: a resample moves the optimum a little,
+        # and the full-data fit's own multi-start already chose the basin.
+        init=jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
     )
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
     batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))

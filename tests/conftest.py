@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import jax
@@ -9,6 +10,23 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 os.environ.setdefault("JAXMIX_NO_CACHE", "1")  # in-process CLI calls leave the cache alone
+
+
+def _share_compiled_programs() -> None:
+    """One XLA compilation cache for this test run, shared by the xdist workers (each
+    worker is its own process and would otherwise compile every common program again).
+    It lives in a fresh folder per run, so no result of an earlier checkout is reused."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
+    folder = Path(tempfile.gettempdir()) / f"jaxmix-tests-xla-{run}"
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # Processes the tests start (the notebook's kernel, benchmark smoke runs) share it too.
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
+
+_share_compiled_programs()
 
 FIXTURE_JSON = Path(__file__).with_name("data") / "llama32_3b.json"
 

@@ -9,9 +9,9 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import assert_on_simplex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import assert_on_simplex
 
 import jaxmix
 from jaxmix._optimize import solve

@@ -2,11 +2,13 @@
 a tolerance. They must give the answers of the long fixed bisections they replaced (kept
 here as references), keep their derivatives, and take few steps."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import RANDOM_LAWS, assert_on_simplex, random_law
+from helpers import RANDOM_LAWS, assert_on_simplex
 from jax.test_util import check_grads
 
 import jaxmix
@@ -114,7 +116,7 @@ def test_exact_newton_takes_few_steps():
     caps = []
     for _, params, budget, imp, lower, upper in _instances(8):
         args = (params, budget, imp, jnp.asarray(lower), jnp.asarray(upper))
-        full = solve(*args, 100)
+        full = solve(*args, 200)
         caps.append(next(c for c in range(1, 101) if np.allclose(solve(*args, c), full, 0, 1e-12)))
     assert max(caps) <= 16, caps
 
@@ -170,6 +172,25 @@ def test_gradients_through_the_capped_map():
         return jnp.sum((capped_weights(z, lower, upper) - target) ** 2 * jnp.arange(1.0, 5.0))
 
     w = jax.jit(lambda z: capped_weights(z, lower, upper))
-    for z in (jnp.array([0.3, -1.0, 2.0, 0.1]), jnp.array([5.0, -4.0, 0.0, 1.0])):
-        check_grads(jax.jit(f), (z,), order=2, modes=["fwd", "rev"])
-        check_grads(w, (z,), order=1)
+    check_grads(jax.jit(f), (jnp.array([0.3, -1.0, 2.0, 0.1]),), order=2, modes=["fwd", "rev"])
+    check_grads(w, (jnp.array([5.0, -4.0, 0.0, 1.0]),), order=1)  # near a cap
+
+
+def test_exact_float32_multiplier_tolerance_follows_the_marginals():
+    """A weight capped at 1 has a marginal next to it far larger than the answer's: the
+    multiplier's stopping tolerance must not scale with it (float32 was 1e-4 off)."""
+    law = {
+        "a": dict(C=1.0, k=0.25, alpha=0.25, beta=0.6875, E=1.0),
+        "b": dict(C=1.125, k=1.0, alpha=0.5, beta=0.484375, E=1.0),
+        "c": dict(C=0.3125, k=0.65625, alpha=0.9296875, beta=0.125, E=1.0),
+    }
+    out = {}
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            dt = jnp.float64 if x64 else jnp.float32
+            cast = functools.partial(jnp.asarray, dtype=dt)
+            params = jax.tree.map(cast, jaxmix.from_params(law).params)
+            terms = _separable_terms(params, jnp.asarray(2695.0, dt), jnp.ones(3, dt))
+            lo, hi = jnp.asarray([0, 0.2, 0], dt), jnp.asarray([1, 1, 0.1], dt)
+            out[x64] = np.asarray(solve_exact(terms, lo, hi)[0], dtype=float)
+    np.testing.assert_allclose(out[False], out[True], rtol=0, atol=1e-6)

@@ -94,7 +94,11 @@ def test_fit_then_optimize_says_what_run_says(capsys, tmp_path):
     code, _, err_opt = run(capsys, "optimize", fit, "--budget", 10, "-o", opt)
     assert code == 0
     a, b = json.loads(both.read_text()), json.loads(opt.read_text())
-    assert a["weights"] == b["weights"]
+    # The fit file keeps natural parameters; their round trip through log/exp may move the
+    # last bit of a weight, so "the same weights" means equal to rounding.
+    assert a["weights"].keys() == b["weights"].keys()
+    for d in a["weights"]:
+        assert b["weights"][d] == pytest.approx(a["weights"][d], abs=1e-12)
     assert a["warnings"] == b["warnings"]
     assert any("rests on the largest pilots" in w for w in b["warnings"])
     assert json.loads(fit.read_text())["warnings"] == json.loads(fit_run.read_text())["warnings"]

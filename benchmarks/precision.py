@@ -1,0 +1,65 @@
+"""float32 against float64: recommended weights from the same pilots in both precisions.
+
+Run: ``python benchmarks/precision.py``. Prints a Markdown table: for each noise level, the
+largest weight difference over noisy synthetic 1+4K tables (transfer law, K = 3, budget 10x
+the pilots), and the shipped example at its default budget.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+import jaxmix
+
+jax.config.update("jax_enable_x64", True)
+
+
+def _table(rng, noise, seed):
+    true = {
+        d: dict(
+            C=float(rng.uniform(0.5, 2.0)),
+            k=float(rng.uniform(0.05, 1.0)),
+            alpha=float(rng.uniform(0.2, 0.8)),
+            beta=float(rng.uniform(0.1, 0.6)),
+            E=float(rng.uniform(0.5, 1.5)),
+        )
+        for d in ("a", "b", "c")
+    }
+    fit = jaxmix.from_params(true)
+    amounts = np.asarray(jaxmix.plan(list(true), 1.0).amounts)
+    y = np.asarray(jaxmix.predict(fit, amounts))
+    y = y * (1 + noise * np.random.default_rng(seed).standard_normal(y.shape))
+    return jaxmix.PilotTable(
+        domains=tuple(true),
+        runs=tuple(f"r{i}" for i in range(len(amounts))),
+        amounts=amounts,
+        losses={d: y[:, i] for i, d in enumerate(true)},
+    )
+
+
+def weights_both(table, budget):
+    out = []
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            out.append(np.asarray(jaxmix.optimize(jaxmix.fit(table), budget).weights))
+    return out
+
+
+def main(tables: int = 10) -> None:
+    print("| pilots | tables | largest weight difference, float32 vs float64 |")
+    print("| --- | --- | --- |")
+    for noise in (0.005, 0.01, 0.03):
+        rng = np.random.default_rng(0)
+        diffs = []
+        for t in range(tables):
+            w64, w32 = weights_both(_table(rng, noise, t), 10.0 * 3)
+            diffs.append(float(np.max(np.abs(w64 - w32))))
+        print(f"| synthetic, {noise:.1%} noise | {tables} | {max(diffs):.1e} |")
+    table = jaxmix.read_pilots(jaxmix.example_pilots())
+    w64, w32 = weights_both(table, 720.0)
+    print(f"| shipped example, budget 720 | 1 | {float(np.max(np.abs(w64 - w32))):.1e} |")
+
+
+if __name__ == "__main__":
+    main()
