@@ -361,36 +361,15 @@ def _cmd_plan(args) -> None:
 
 
 def _fit(args):
-    from jaxmix._fit import choose_method, fit
+    from jaxmix._fit import fit
     from jaxmix._pilots import read_pilots
 
     table = read_pilots(args.pilots)
-    if args.law is None and args.method in (None, "joint") and args.target is None:
-        if args.method == "joint" or choose_method(table)[0] == "joint":
-            from jaxmix._decide import fit_combined
-
-            # The transfer law's own fit first: its input checks, warnings (outliers,
-            # extrapolation) and diagnostics come with the combination.
-            single = fit(
-                table,
-                method="joint",
-                law="transfer",
-                strategy=args.strategy,
-                check_extrapolation=not args.no_extrapolation_check,
-            )
-            combined = fit_combined(table)
-            if "(" not in combined.law:
-                return table, combined
-            diag = {k: v for k, v in (single.diagnostics or {}).items() if k != "holdout_params"}
-            return table, combined._replace(
-                warnings=combined.warnings + tuple(single.warnings),
-                diagnostics={**diag, **(combined.diagnostics or {})},
-            )
     return table, fit(
         table,
         method=args.method,
         target=args.target,
-        law=args.law or "transfer",
+        law=args.law,
         strategy=args.strategy,
         reference_unit=args.reference_unit,
         check_extrapolation=not args.no_extrapolation_check,
@@ -453,9 +432,8 @@ def _cmd_run(args) -> None:
         _say(args, f"budget: {budget:g} (5x the base pilot run; set it with --budget)")
     extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
     if args.bootstrap:
-        from jaxmix._study import bootstrap
-
         from jaxmix._decide import refit_law
+        from jaxmix._study import bootstrap
 
         if result.method != "joint":
             raise InputError("--bootstrap needs per-domain losses (the joint fit)")

@@ -192,7 +192,9 @@ def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0):
     )
     params, status = jax.device_get((out.params, out.status))
     pred = np.asarray(
-        _aot.call(_predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name)
+        _aot.call(
+            _predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name
+        )
     )
     return params, np.asarray(status), pred
 
@@ -682,6 +684,32 @@ def fit_combined(
     return fit._replace(residuals=residuals, diagnostics=diag, warnings=tuple(warnings))
 
 
+def fit_default(
+    table, strategy: str = "screen", delta: float | None = None, check_extrapolation=False
+) -> FitResult:
+    """What ``jaxmix.fit(table)`` and ``jaxmix fit`` do without a law: the transfer law's
+    own joint fit first (its input checks, warnings and diagnostics: outliers,
+    extrapolation), then :func:`fit_combined`, which carries them."""
+    from jaxmix._fit import fit
+
+    single = fit(
+        table,
+        method="joint",
+        law="transfer",
+        strategy=strategy,
+        delta=delta,
+        check_extrapolation=check_extrapolation,
+    )
+    combined = fit_combined(table, delta=delta)
+    if not is_ensemble(combined.law):
+        return combined
+    diag = {k: v for k, v in (single.diagnostics or {}).items() if k != "holdout_params"}
+    return combined._replace(
+        warnings=combined.warnings + tuple(single.warnings),
+        diagnostics={**diag, **(combined.diagnostics or {})},
+    )
+
+
 def predict_fit(fit, amounts):
     from jaxmix._fitresult import predict
 
@@ -850,8 +878,9 @@ def _fmt_w(w: dict) -> str:
     return "(" + ", ".join(f"{d} {v:.3f}" for d, v in w.items()) + ")"
 
 
-def recommend(table, budget, laws=DEFAULT_LAWS, **optimize_kw):
-    """The default recommendation in one call: :func:`fit_combined`, then ``optimize``
+def recommend(table, budget, **optimize_kw):
+    """The default recommendation in one call, what ``jaxmix run`` does:
+    ``jaxmix.fit(table)`` (every law, combined), then ``optimize``
     (whose ``decision`` says whether to train the optimum, part of the way to it, or the
     safe mixture). Returns ``(fit, mixture)``.
 
@@ -860,7 +889,8 @@ def recommend(table, budget, laws=DEFAULT_LAWS, **optimize_kw):
     >>> mix.decision["action"] in ("move", "shrink", "keep")
     True
     """
+    from jaxmix._fit import fit as fit_table
     from jaxmix._optimize import optimize
 
-    fit = fit_combined(table, laws=laws)
+    fit = fit_table(table)
     return fit, optimize(fit, budget, **optimize_kw)

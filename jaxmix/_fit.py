@@ -394,7 +394,7 @@ def fit(
     prior: float = 1.0,
     reference_unit: float = 1.0,
     check_extrapolation: bool = False,
-    law: str = "transfer",
+    law: str | None = None,
 ) -> FitResult:
     """Fit the loss model to a pilot table.
 
@@ -411,8 +411,10 @@ def fit(
       reference_unit: amounts are divided by it for the reference procedure only.
       check_extrapolation: joint fit only: refit without each domain's largest pilots and
         report (and warn about) the error of predicting them.
-      law: the law family of the joint fit (:func:`available_laws`); the reference
-        procedure is defined for ``transfer`` only.
+      law: the law family of the joint fit (:func:`available_laws`), or None (the default):
+        every law family cross-validated on the pilots and combined by held-out error, the
+        recommendation ``jaxmix run`` makes (see :func:`fit_combined`). The reference
+        procedure fits ``transfer`` only.
 
     >>> from jaxmix import example_pilots, read_pilots
     >>> result = fit(read_pilots(example_pilots("llama32_3b")))
@@ -430,6 +432,12 @@ def fit(
             raise InputError(
                 "the joint fit uses every loss:<domain> column; --target is for --method reference"
             )
+        if law is None:
+            from jaxmix._decide import fit_default
+
+            return fit_default(
+                table, strategy=strategy, delta=delta, check_extrapolation=check_extrapolation
+            )
         result = fit_joint(
             table,
             law=law,
@@ -439,7 +447,7 @@ def fit(
             check_extrapolation=check_extrapolation,
         )
     else:
-        if law != "transfer":
+        if law not in (None, "transfer"):
             raise InputError(f"the reference procedure fits the transfer law, not {law!r}")
         result = fit_reference(
             table, target, delta=1e-3 if delta is None else delta, unit=reference_unit

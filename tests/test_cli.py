@@ -283,9 +283,14 @@ def test_python_api_gives_the_cli_mixture_in_either_precision(tmp_path):
     assert main(["-q", "run", "-o", str(out)]) == 0
     cli = json.loads(out.read_text())
     table = jaxmix.read_pilots(jaxmix.example_pilots())
-    w64 = jaxmix.optimize(jaxmix.fit(table), cli["budget"]).weights
+    m64 = jaxmix.optimize(jaxmix.fit(table), cli["budget"])
     with jax.enable_x64(False):
-        w32 = jaxmix.optimize(jaxmix.fit(table), cli["budget"]).weights
-    want = np.array([cli["weights"][d] for d in table.domains])
-    np.testing.assert_allclose(w64, want, atol=1e-9)
-    np.testing.assert_allclose(w32, want, atol=5e-4)
+        m32 = jaxmix.optimize(jaxmix.fit(table), cli["budget"])
+    for key in ("weights", "optimum"):  # the recommendation, and the model's optimum
+        src = cli if key == "weights" else cli["decision"]
+        want = np.array([src[key][d] for d in table.domains])
+        got64 = m64.weights if key == "weights" else list(m64.decision[key].values())
+        got32 = m32.weights if key == "weights" else list(m32.decision[key].values())
+        np.testing.assert_allclose(got64, want, atol=1e-9)
+        np.testing.assert_allclose(got32, want, atol=5e-4)
+    assert m32.decision["action"] == m64.decision["action"] == cli["decision"]["action"]

@@ -52,7 +52,7 @@ def test_reference_design_leaves_k_alpha_unidentified(llama_table):
 
 def test_joint_recovers_parameters_exactly_without_noise():
     table = synthetic_table(scales=(0.25, 1.0, 4.0))
-    fit = jaxmix.fit(table)
+    fit = jaxmix.fit(table, law="transfer")
     assert fit.method == "joint" and list(fit.status) == [0, 0, 0]
     for d, true in TRUE3.items():
         for name, value in true.items():
@@ -61,7 +61,7 @@ def test_joint_recovers_parameters_exactly_without_noise():
 
 def test_joint_recovers_parameters_with_noise():
     table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-4, seed=1)
-    fit = jaxmix.fit(table)
+    fit = jaxmix.fit(table, law="transfer")
     nat = fit.natural()
     for d, true in TRUE3.items():
         assert nat[d]["alpha"] == pytest.approx(true["alpha"], abs=0.06), d
@@ -77,7 +77,7 @@ def test_joint_recovers_parameters_with_noise():
 def test_joint_fit_is_unit_free():
     t1 = synthetic_table(scales=(0.25, 1.0, 4.0), noise=1e-4)
     t2 = t1._replace(amounts=t1.amounts * 1e6)
-    f1, f2 = jaxmix.fit(t1), jaxmix.fit(t2)
+    f1, f2 = jaxmix.fit(t1, law="transfer"), jaxmix.fit(t2, law="transfer")
     for d in TRUE3:
         for name in ("alpha", "beta", "E"):
             assert f1.natural()[d][name] == pytest.approx(f2.natural()[d][name], rel=1e-6)
@@ -88,7 +88,7 @@ def test_joint_fit_is_unit_free():
 
 def test_paper_design_with_noise_reports_weak_directions():
     table = synthetic_table(noise=2e-3, seed=3)
-    fit = jaxmix.fit(table)
+    fit = jaxmix.fit(table, law="transfer")
     flagged = [d for d in fit.domains if fit.diagnostics["identifiability"][d]["directions"]]
     assert flagged, "noisy 1+4K pilots should leave some direction weakly determined"
     assert all(np.isfinite(v) for v in np.asarray(jaxmix.predict(fit, table.amounts)).ravel())
@@ -164,13 +164,13 @@ def test_tiny_and_huge_values_give_finite_results(amount_scale, loss_scale):
     scaled = t._replace(
         amounts=t.amounts * amount_scale, losses={d: v * loss_scale for d, v in t.losses.items()}
     )
-    fit = jaxmix.fit(scaled)
+    fit = jaxmix.fit(scaled, law="transfer")
     pred = np.asarray(jaxmix.predict(fit, scaled.amounts))
     assert np.all(np.isfinite(pred))
     assert np.max(np.abs(pred / scaled.domain_losses() - 1)) < 1e-2
     mix = jaxmix.optimize(fit, 30 * amount_scale)
     assert np.all(np.isfinite(mix.weights)) and mix.weights.sum() == pytest.approx(1.0)
-    ref = jaxmix.optimize(jaxmix.fit(t), 30.0)
+    ref = jaxmix.optimize(jaxmix.fit(t, law="transfer"), 30.0)
     np.testing.assert_allclose(mix.weights, ref.weights, atol=1e-4)
 
 
@@ -199,7 +199,7 @@ def test_joint_fit_converges_on_noisy_pilots(noise):
     for seed in range(3):
         truth = random_law(rng, 3)
         table = synthetic_table(truth, noise=noise, seed=seed)
-        fit = jaxmix.fit(table)
+        fit = jaxmix.fit(table, law="transfer")
         conv = fit.diagnostics["convergence"]
         assert fit.status.tolist() == [0, 0, 0], conv
         assert conv["converged_share"] == 1.0
@@ -216,13 +216,13 @@ def test_row_order_does_not_change_the_mixture():
         amounts=table.amounts[perm],
         losses={d: v[perm] for d, v in table.losses.items()},
     )
-    w1 = jaxmix.optimize(jaxmix.fit(table), 30.0).weights
-    w2 = jaxmix.optimize(jaxmix.fit(shuffled), 30.0).weights
+    w1 = jaxmix.optimize(jaxmix.fit(table, law="transfer"), 30.0).weights
+    w2 = jaxmix.optimize(jaxmix.fit(shuffled, law="transfer"), 30.0).weights
     np.testing.assert_allclose(w1, w2, atol=1e-4)
 
 
 def test_fit_file_reports_convergence_and_bounds(tmp_path):
-    fit = jaxmix.fit(synthetic_table(noise=0.01, seed=13))
+    fit = jaxmix.fit(synthetic_table(noise=0.01, seed=13), law="transfer")
     path = tmp_path / "fit.json"
     jaxmix.write_fit(fit, path)
     data = json.loads(path.read_text())

@@ -69,7 +69,7 @@ def test_trainer_state_round_trip(tmp_path, truth, capsys):
     assert set(back.losses) == set(truth.domains)
     for d in truth.domains:
         np.testing.assert_allclose(back.losses[d], truth.losses[d], rtol=1e-15)
-    assert jaxmix.fit(back).method == "joint"  # ready to fit as is
+    assert jaxmix.fit(back, law="transfer").method == "joint"  # ready to fit as is
 
 
 def test_trainer_state_partial_logs_and_total(tmp_path):

@@ -19,7 +19,7 @@ def noisy():
 def test_first_run_is_the_recommendation_and_the_others_move_within_bounds(noisy):
     budget = 50.0
     prop = propose(noisy, budget, runs=3, resamples=16, max_weight={"a": 0.5})
-    mix = jaxmix.optimize(jaxmix.fit(noisy), budget, max_weight={"a": 0.5})
+    mix = jaxmix.optimize(jaxmix.fit(noisy, law="transfer"), budget, max_weight={"a": 0.5})
     np.testing.assert_allclose(prop.weights[0], mix.weights, atol=1e-9)
     assert prop.table.runs == ("next1", "next2", "next3")
     np.testing.assert_allclose(prop.table.amounts.sum(axis=1), budget)
@@ -65,7 +65,9 @@ def test_cli_next_then_refit_closes_the_loop(tmp_path, noisy, capsys):
 
 
 def test_optimize_warns_when_extrapolating_or_resting_on_the_largest_pilots():
-    fit = jaxmix.fit(synthetic_table(TRUE3, scales=(1.0,), noise=1e-4), check_extrapolation=True)
+    fit = jaxmix.fit(
+        synthetic_table(TRUE3, scales=(1.0,), noise=1e-4), check_extrapolation=True, law="transfer"
+    )
     near = jaxmix.optimize(fit, 4.0)
     assert not any("extrapolating" in w for w in near.warnings)
     far = jaxmix.optimize(fit, 40.0)

@@ -42,7 +42,7 @@ DESIGN = (0.25, 1.0, 4.0)  # the pilot design and bootstrap size of test_study: 
 @pytest.fixture(scope="module")
 def fitted():
     table = synthetic_table(scales=DESIGN, noise=3e-3, seed=1)
-    fit = jaxmix.fit(table)
+    fit = jaxmix.fit(table, law="transfer")
     return table, fit, jaxmix.optimize(fit, 30.0)
 
 

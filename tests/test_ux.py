@@ -135,7 +135,7 @@ def test_run_bootstrap_keeps_the_strategy_and_the_extrapolation_check(
 
 def test_read_fit_keeps_the_diagnostics_and_drops_broken_ones(tmp_path):
     t = synthetic_table(noise=1e-3)
-    result = jaxmix.fit(t, check_extrapolation=True)
+    result = jaxmix.fit(t, check_extrapolation=True, law="transfer")
     path = tmp_path / "fit.json"
     jaxmix.write_fit(result, path)
     back = jaxmix.read_fit(path)

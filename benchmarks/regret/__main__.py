@@ -54,11 +54,20 @@ def run_task(task, seed, log):
         t0 = time.perf_counter()
         picks, info = protocols(a, y, task.budget, task.importance, lower, upper, cands, seed=t)
         regrets = {p: _score(v, task, pilots, unseen) for p, v in picks.items()}
-        rows.append({"trial": t, "pilots": pilots.tolist(), "regret_pct": regrets, **info,
-                     "seconds": time.perf_counter() - t0})
-        log(f"{task.name} trial {t}: default {regrets['default (combination + decision)']:.3f}% "
+        rows.append(
+            {
+                "trial": t,
+                "pilots": pilots.tolist(),
+                "regret_pct": regrets,
+                **info,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        log(
+            f"{task.name} trial {t}: default {regrets['default (combination + decision)']:.3f}% "
             f"best-of-pilots {regrets['best of pilots']:.3f}% ({info['action']}, "
-            f"{time.perf_counter() - t0:.1f} s)")
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
     return rows
 
 
@@ -72,11 +81,17 @@ def paper_pilot_rows(log):
     out = []
     for name, a, y in sft_paper_pilots(REPO):
         picks, info = protocols(a, y, task.budget, task.importance, lower, upper, None)
-        regrets = {p: _score(v, task, np.array([], int), np.array([], int))
-                   if v is None or v[0] != "pilot" else float("nan") for p, v in picks.items()}
+        regrets = {
+            p: _score(v, task, np.array([], int), np.array([], int))
+            if v is None or v[0] != "pilot"
+            else float("nan")
+            for p, v in picks.items()
+        }
         # "best of pilots" here: the best pilot run at the budget, if any (none for 1+4K).
         out.append({"name": name, "regret_pct": regrets, **info})
-        log(f"{name}: default {regrets['default (combination + decision)']:.3f}% ({info['action']})")
+        log(
+            f"{name}: default {regrets['default (combination + decision)']:.3f}% ({info['action']})"
+        )
     return out
 
 
@@ -111,24 +126,37 @@ def synthetic_rows(tables, quick, log, out_dir=None):
                 res.append(trial(k, noise, 1000 * k + s))
                 if out_dir is not None:
                     (out_dir / f"synthetic.K{k}.{noise}.partial.json").write_text(
-                        json.dumps(res) + "\n")
+                        json.dumps(res) + "\n"
+                    )
             key = f"K={k}, noise {100 * noise:.1f}%"
             out[key] = {
-                p: {"mean": float(np.mean([r[p] for r in res if p in r])),
-                    "worst": float(np.max([r[p] for r in res if p in r]))}
+                p: {
+                    "mean": float(np.mean([r[p] for r in res if p in r])),
+                    "worst": float(np.max([r[p] for r in res if p in r])),
+                }
                 for p in res[0]
             }
-            log(f"synthetic {key}: default {out[key]['default (combination + decision)']['mean']:.3f}% "
-                f"uniform {out[key]['uniform']['mean']:.3f}%")
+            log(
+                f"synthetic {key}: "
+                f"default {out[key]['default (combination + decision)']['mean']:.3f}% "
+                f"uniform {out[key]['uniform']['mean']:.3f}%"
+            )
     return out
 
 
 def markdown(results) -> str:
     lines = [f"# Regret benchmark\n\n{results['header']}\n"]
-    order = ["default (combination + decision)", "combination optimum", "validate -> law",
-             "best of pilots", "uniform", "LightGBM"] + [
-        p for p in results["pooled"] if p.startswith("law ")]
-    lines.append("| data set | protocol | mean % | p90 % | worst % | no worse than best-of-pilots + 0.15 |")
+    order = [
+        "default (combination + decision)",
+        "combination optimum",
+        "validate -> law",
+        "best of pilots",
+        "uniform",
+        "LightGBM",
+    ] + [p for p in results["pooled"] if p.startswith("law ")]
+    lines.append(
+        "| data set | protocol | mean % | p90 % | worst % | no worse than best-of-pilots + 0.15 |"
+    )
     lines.append("|---|---|---|---|---|---|")
     for ds, summ in list(results["datasets"].items()) + [("pooled", results["pooled"])]:
         for p in order:
@@ -136,14 +164,18 @@ def markdown(results) -> str:
             if s is None:
                 lines.append(f"| {ds} | {p} | n/a | | | |")
                 continue
-            lines.append(f"| {ds} | {p} | {s['mean']:.3f} | {s['p90']:.3f} | {s['worst']:.3f} | "
-                         f"{100 * s['no_worse_share']:.0f}% ({s['trials']}) |")
+            lines.append(
+                f"| {ds} | {p} | {s['mean']:.3f} | {s['p90']:.3f} | {s['worst']:.3f} | "
+                f"{100 * s['no_worse_share']:.0f}% ({s['trials']}) |"
+            )
     if results.get("paper_pilots"):
         lines.append("\n| SFT grid, 1+4K pilots | protocol | regret % |\n|---|---|---|")
         for r in results["paper_pilots"]:
             for p in order:
                 v = r["regret_pct"].get(p)
-                lines.append(f"| {r['name']} | {p} | {'n/a' if v is None or v != v else f'{v:.3f}'} |")
+                lines.append(
+                    f"| {r['name']} | {p} | {'n/a' if v is None or v != v else f'{v:.3f}'} |"
+                )
     if results.get("synthetic"):
         lines.append("\n| known law | protocol | mean true regret % | worst % |\n|---|---|---|---|")
         for key, res in results["synthetic"].items():
@@ -171,7 +203,9 @@ def main(argv=None) -> int:
     from . import tasks as T
 
     trials = args.trials or (2 if args.quick else 6)
-    out_dir = args.out or (Path(tempfile.mkdtemp()) if args.quick else REPO / "benchmarks" / "results")
+    out_dir = args.out or (
+        Path(tempfile.mkdtemp()) if args.quick else REPO / "benchmarks" / "results"
+    )
     log = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.time()
     all_tasks = []
@@ -203,7 +237,8 @@ def main(argv=None) -> int:
         results["paper_pilots"] = paper_pilot_rows(log)
     if "synthetic" in only:
         results["synthetic"] = synthetic_rows(
-            4 if args.quick else args.tables, args.quick, log, out_dir)
+            4 if args.quick else args.tables, args.quick, log, out_dir
+        )
     results["wall_s"] = time.time() - t0
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "regret.json").write_text(json.dumps(results, indent=1, default=float) + "\n")

@@ -13,9 +13,8 @@ import types
 import numpy as np
 
 import jaxmix
-from jaxmix import _decide, _validate
-
 from benchmarks.realdata.common import lgbm_fit
+from jaxmix import _decide, _validate
 
 LAWS = _decide.DEFAULT_LAWS
 
@@ -74,8 +73,10 @@ def _law_pick(fit, budget, imp, lower, upper, cands, domains):
 def _lgbm_pick(amounts, y, imp, budget, lower, upper, cands, rng):
     w = amounts / amounts.sum(axis=1, keepdims=True)
     varying = np.ptp(np.log(amounts.sum(axis=1))) > 1e-9
-    feats = lambda ww, tot: np.concatenate(  # noqa: E731
-        [ww, np.log(tot)[:, None]], axis=1) if varying else ww
+
+    def feats(ww, tot):
+        return np.concatenate([ww, np.log(tot)[:, None]], axis=1) if varying else ww
+
     cols = np.where(imp > 0)[0]
     predict = lgbm_fit(feats(w, amounts.sum(axis=1)), y[:, cols])
 
@@ -118,7 +119,8 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
     out["best of pilots"] = ("pilot", best)
     uni = np.full(k, 1.0 / k)
     out["uniform"] = (
-        ("weights", uni) if cands is None
+        ("weights", uni)
+        if cands is None
         else ("cand", int(np.argmin(np.abs(cands - uni).sum(axis=1))))
     )
     if w_e is None:  # candidates: rank them by the lower confidence bound of the gain
@@ -128,13 +130,20 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
     if cands is None:
         out["default (combination + decision)"] = ("weights", dec.weights)
     elif dec.index < 0:
-        out["default (combination + decision)"] = ("pilot", best) if dec.safe_kind == "best pilot" \
-            else out["uniform"]
+        out["default (combination + decision)"] = (
+            ("pilot", best) if dec.safe_kind == "best pilot" else out["uniform"]
+        )
     else:
         out["default (combination + decision)"] = ("cand", dec.index)
-    out["LightGBM"] = _lgbm_pick(amounts, y, imp, budget, lower, upper, cands,
-                                 np.random.default_rng(seed))
-    info = {"stack": dict(zip(comb.laws, np.round(comb.stack, 3).tolist())),
-            "validate": pick, "action": dec.action, "p_beats_safe": float(dec.p_beats_safe[-1]
-            if cands is None else dec.p_beats_safe[max(dec.index, 0)])}
+    out["LightGBM"] = _lgbm_pick(
+        amounts, y, imp, budget, lower, upper, cands, np.random.default_rng(seed)
+    )
+    info = {
+        "stack": dict(zip(comb.laws, np.round(comb.stack, 3).tolist())),
+        "validate": pick,
+        "action": dec.action,
+        "p_beats_safe": float(
+            dec.p_beats_safe[-1] if cands is None else dec.p_beats_safe[max(dec.index, 0)]
+        ),
+    }
     return out, info

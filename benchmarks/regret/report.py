@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ORDER = (
     "default (combination + decision)",
     "best of pilots",
@@ -58,13 +56,16 @@ def actions(results: dict) -> str:
     for fam in dict.fromkeys(family(n) for n in results["trials"]):
         rows = [r for n, rs in results["trials"].items() if family(n) == fam for r in rs]
         acts = [r["action"] for r in rows]
-        out.append(f"{fam}: " + ", ".join(f"{a} {acts.count(a)}" for a in ("move", "shrink", "keep")))
+        out.append(
+            f"{fam}: " + ", ".join(f"{a} {acts.count(a)}" for a in ("move", "shrink", "keep"))
+        )
     return "; ".join(out)
 
 
 def synthetic(results: dict) -> str:
     lines = [
-        "| known law | default | combination optimum | transfer law alone | uniform | default / uniform |",
+        "| known law | default | combination optimum | transfer law alone | uniform "
+        "| default / uniform |",
         "|---|---|---|---|---|---|",
     ]
     for key, res in results.get("synthetic", {}).items():

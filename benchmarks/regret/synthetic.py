@@ -33,7 +33,9 @@ def trial(k: int, noise: float, seed: int, laws=_decide.DEFAULT_LAWS) -> dict:
     rng = np.random.default_rng(seed)
     truth = true_fit(k, rng)
     amounts = jaxmix.plan([f"d{i}" for i in range(k)], 1.0).amounts
-    y = np.asarray(jaxmix.predict(truth, amounts)) * np.exp(noise * rng.standard_normal((len(amounts), k)))
+    y = np.asarray(jaxmix.predict(truth, amounts)) * np.exp(
+        noise * rng.standard_normal((len(amounts), k))
+    )
     budget = 10.0 * k
     best = jaxmix.optimize(truth, budget)
     f_opt = float(true_objective(truth, best.weights, budget)[0])

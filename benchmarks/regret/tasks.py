@@ -56,8 +56,17 @@ def mixinglaws_tasks(root: Path, trials: int, quick: bool) -> list[Task]:
             return r.weights[keep] * r.tokens[keep, None], r.losses[keep]
 
         out.append(
-            Task(f"2Mix {size}", r.weights[at], r.losses[at], r.objective_weights, budget, True,
-                 3, 10, extra)
+            Task(
+                f"2Mix {size}",
+                r.weights[at],
+                r.losses[at],
+                r.objective_weights,
+                budget,
+                True,
+                3,
+                10,
+                extra,
+            )
         )
     # 5Mix: 26 mixtures per size at 30k (not a lattice); 12 pilots.
     domains, by = load_mixinglaws(root, "5Mix", (30_000, 30_000))
@@ -65,8 +74,16 @@ def mixinglaws_tasks(root: Path, trials: int, quick: bool) -> list[Task]:
     for size in sizes[: 1 if quick else None]:
         r = by[size]
         out.append(
-            Task(f"5Mix {size}", r.weights, r.losses, r.objective_weights, float(r.tokens[0]),
-                 False, 12, trials)
+            Task(
+                f"5Mix {size}",
+                r.weights,
+                r.losses,
+                r.objective_weights,
+                float(r.tokens[0]),
+                False,
+                12,
+                trials,
+            )
         )
     return out
 
@@ -101,8 +118,16 @@ def redpajama_tasks(root: Path, trials: int, quick: bool) -> list[Task]:
         obj = np.array([r[2] for r in recs])
         k = w.shape[1]
         out.append(
-            Task(f"RedPajama {size}", w, np.repeat(obj[:, None], k, axis=1), np.full(k, 1 / k),
-                 recs[0][1], False, 12, trials)
+            Task(
+                f"RedPajama {size}",
+                w,
+                np.repeat(obj[:, None], k, axis=1),
+                np.full(k, 1 / k),
+                recs[0][1],
+                False,
+                12,
+                trials,
+            )
         )
         if quick:
             break
@@ -131,8 +156,9 @@ def sft_grid_task(repo: Path, trials: int) -> list[Task]:
     runs = d["grid"]["runs"]
     w = np.array([r["weights"] for r in runs])
     y = np.array([r["loss"] for r in runs])
-    return [Task("SFT grid (swarm)", w, y, np.ones(w.shape[1]), float(d["budget"]), True, 8,
-                 trials)]
+    return [
+        Task("SFT grid (swarm)", w, y, np.ones(w.shape[1]), float(d["budget"]), True, 8, trials)
+    ]
 
 
 def sft_paper_pilots(repo: Path):
