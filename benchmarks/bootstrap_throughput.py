@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jaxmix  # noqa: E402
 from benchmarks import scipy_reference  # noqa: E402
-from jaxmix._batch import map_batched  # noqa: E402
-from jaxmix._joint import joint_fit_arrays  # noqa: E402
-from jaxmix._study import fit_many, solve_many  # noqa: E402
+from jaxmix.fitting.joint import joint_fit_arrays  # noqa: E402
+from jaxmix.study.batch import map_batched  # noqa: E402
+from jaxmix.study.sweeps import fit_many, solve_many  # noqa: E402
 
 NOISE = 2e-3
 
@@ -186,7 +186,7 @@ def main():
     row("batch", "wall ms", "problems / s")
     row("---", "---", "---")
     fit = jaxmix.from_params(law(3))
-    from jaxmix._study import sweep_budgets
+    from jaxmix.study.sweeps import sweep_budgets
 
     for b in [1, 10, 100, 1000, args.max_batch]:
         budgets = np.geomspace(1, 1e4, b)

@@ -30,8 +30,8 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jaxmix  # noqa: E402
-from jaxmix._joint import AT_BOUND_Z, fit_many  # noqa: E402
-from jaxmix._study import solve_many  # noqa: E402
+from jaxmix.fitting.joint import AT_BOUND_Z, fit_many  # noqa: E402
+from jaxmix.study.sweeps import solve_many  # noqa: E402
 
 LAWS = ("transfer", "pairwise", "interference", "mixing_law", "broken")
 NOISES = (0.005, 0.01, 0.03)

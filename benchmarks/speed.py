@@ -21,7 +21,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 import jaxmix  # noqa: E402
-from jaxmix._joint import joint_fit_arrays  # noqa: E402
+from jaxmix.fitting.joint import joint_fit_arrays  # noqa: E402
 
 
 def synthetic(k: int, seed: int = 0, noise: float = 2e-3) -> jaxmix.PilotTable:

@@ -11,53 +11,47 @@ budget that minimizes predicted validation loss (Li, Liu and Xing, ICML 2025).
 1.0
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("jaxmix")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
-from jaxmix._decide import fit_combined as fit_combined
-from jaxmix._decide import recommend as recommend
-from jaxmix._examples import example_pilots as example_pilots
-from jaxmix._files import export_mixture as export_mixture  # noqa: E402  (needs __version__)
-from jaxmix._files import read_fit as read_fit
-from jaxmix._files import read_mixture as read_mixture
-from jaxmix._files import write_fit as write_fit
-from jaxmix._files import write_mixture as write_mixture
-from jaxmix._fit import fit as fit
-from jaxmix._fit import fit_joint as fit_joint
-from jaxmix._fit import fit_reference as fit_reference
-from jaxmix._fitresult import FitResult as FitResult
-from jaxmix._fitresult import from_params as from_params
-from jaxmix._fitresult import predict as predict
-from jaxmix._importers import import_trainer_state as import_trainer_state
-from jaxmix._importers import import_wandb as import_wandb
-from jaxmix._joint import joint_fit_arrays as joint_fit_arrays
-from jaxmix._laws import Law as Law
-from jaxmix._laws import available_laws as available_laws
-from jaxmix._laws import get_law as get_law
-from jaxmix._laws import register as register
-from jaxmix._optimize import Mixture as Mixture
-from jaxmix._optimize import optimize as optimize
-from jaxmix._optimize import solve as solve
-from jaxmix._pilots import PilotTable as PilotTable
-from jaxmix._pilots import plan as plan
-from jaxmix._pilots import read_pilots as read_pilots
-from jaxmix._pilots import write_pilots as write_pilots
-from jaxmix._propose import Proposal as Proposal
-from jaxmix._propose import propose as propose
-from jaxmix._reference import reference_fit_arrays as reference_fit_arrays
-from jaxmix._repetition import effective_amounts as effective_amounts
-from jaxmix._status import InputError as InputError
-from jaxmix._status import Status as Status
-from jaxmix._study import bootstrap as bootstrap
-from jaxmix._study import pareto as pareto
-from jaxmix._study import sweep_budgets as sweep_budgets
-from jaxmix._transfer import TransferParams as TransferParams
-from jaxmix._validate import Validation as Validation
-from jaxmix._validate import validate as validate
+from jaxmix.fitting.api import fit as fit
+from jaxmix.fitting.combined import fit_combined as fit_combined
+from jaxmix.fitting.joint import joint_fit_arrays as joint_fit_arrays
+from jaxmix.fitting.reference import reference_fit_arrays as reference_fit_arrays
+from jaxmix.fitting.result import FitResult as FitResult
+from jaxmix.fitting.result import from_params as from_params
+from jaxmix.fitting.result import predict as predict
+from jaxmix.fitting.single import fit_joint as fit_joint
+from jaxmix.fitting.single import fit_reference as fit_reference
+from jaxmix.io.examples import example_pilots as example_pilots
+from jaxmix.io.files import export_mixture as export_mixture
+from jaxmix.io.files import read_fit as read_fit
+from jaxmix.io.files import read_mixture as read_mixture
+from jaxmix.io.files import write_fit as write_fit
+from jaxmix.io.files import write_mixture as write_mixture
+from jaxmix.io.importers import import_trainer_state as import_trainer_state
+from jaxmix.io.importers import import_wandb as import_wandb
+from jaxmix.io.pilots import PilotTable as PilotTable
+from jaxmix.io.pilots import plan as plan
+from jaxmix.io.pilots import read_pilots as read_pilots
+from jaxmix.io.pilots import write_pilots as write_pilots
+from jaxmix.laws.base import Law as Law
+from jaxmix.laws.registry import available_laws as available_laws
+from jaxmix.laws.registry import get_law as get_law
+from jaxmix.laws.registry import register as register
+from jaxmix.laws.repetition import effective_amounts as effective_amounts
+from jaxmix.laws.transfer import TransferParams as TransferParams
+from jaxmix.optimization.api import Mixture as Mixture
+from jaxmix.optimization.api import optimize as optimize
+from jaxmix.optimization.api import solve as solve
+from jaxmix.optimization.recommend import recommend as recommend
+from jaxmix.status import InputError as InputError
+from jaxmix.status import Status as Status
+from jaxmix.study.propose import Proposal as Proposal
+from jaxmix.study.propose import propose as propose
+from jaxmix.study.sweeps import bootstrap as bootstrap
+from jaxmix.study.sweeps import pareto as pareto
+from jaxmix.study.sweeps import sweep_budgets as sweep_budgets
+from jaxmix.study.validate import Validation as Validation
+from jaxmix.study.validate import validate as validate
+from jaxmix.version import __version__ as __version__
 
 __all__ = [
     "FitResult",

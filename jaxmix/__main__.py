@@ -1,5 +1,5 @@
 import sys
 
-from jaxmix._cli import main
+from jaxmix.cli.main import main
 
 sys.exit(main())

@@ -11,8 +11,8 @@ import pytest
 from helpers import RANDOM_LAWS
 
 import jaxmix
-from jaxmix import _aot
-from jaxmix._fitresult import _predict
+from jaxmix import aot
+from jaxmix.fitting.result import predict_params
 
 DOMAINS = ("a", "b", "c")
 
@@ -20,11 +20,11 @@ DOMAINS = ("a", "b", "c")
 @pytest.fixture
 def cache(tmp_path):
     pytest.importorskip("flatbuffers")
-    _aot.enable(tmp_path)
-    _aot._LOADED.clear()
+    aot.enable(tmp_path)
+    aot._LOADED.clear()
     yield tmp_path
-    _aot.enable(None)
-    _aot._LOADED.clear()
+    aot.enable(None)
+    aot._LOADED.clear()
 
 
 def _losses_and_params(params, amounts, *, law_name):
@@ -44,11 +44,11 @@ def test_every_law_is_exported_once_and_reloaded_without_tracing(cache, law_name
     fit = jaxmix.from_params(RANDOM_LAWS[law_name](np.random.default_rng(0), DOMAINS), law_name)
     amounts = jnp.asarray(np.random.default_rng(1).uniform(0.5, 5.0, (7, 3)))
     want = _losses_and_params(fit.params, amounts, law_name=law_name)
-    got = _aot.call(counted, "probe", fit.params, amounts, law_name=law_name)
+    got = aot.call(counted, "probe", fit.params, amounts, law_name=law_name)
     assert len(traces) == 1, "traced twice: the export failed and fell back"
     assert len(list(cache.glob("probe-*.jaxexport"))) == 1
-    _aot._LOADED.clear()  # as in a new process: the program is read back, not traced
-    again = _aot.call(counted, "probe", fit.params, amounts, law_name=law_name)
+    aot._LOADED.clear()  # as in a new process: the program is read back, not traced
+    again = aot.call(counted, "probe", fit.params, amounts, law_name=law_name)
     assert len(traces) == 1
     for a, b, c in zip(jax.tree.leaves(want), jax.tree.leaves(got), jax.tree.leaves(again)):
         np.testing.assert_allclose(b, a, rtol=1e-14)
@@ -58,26 +58,26 @@ def test_every_law_is_exported_once_and_reloaded_without_tracing(cache, law_name
 
 def test_cache_key_names_platform_and_jax_version(monkeypatch):
     args = (jnp.ones(3),)
-    key = _aot._key("f", args, {})
+    key = aot._key("f", args, {})
     monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
-    assert _aot._key("f", args, {}) != key
+    assert aot._key("f", args, {}) != key
     monkeypatch.undo()
     monkeypatch.setattr(jax, "__version__", "0.0.0")
-    assert _aot._key("f", args, {}) != key
+    assert aot._key("f", args, {}) != key
 
 
 def test_predict_does_not_recompile_for_each_number_of_rows():
     fit = jaxmix.from_params(RANDOM_LAWS["transfer"](np.random.default_rng(3), DOMAINS))
     rng = np.random.default_rng(4)
     jaxmix.predict(fit, rng.uniform(0.5, 5.0, (3, 3)))
-    before = _predict._cache_size()
+    before = predict_params._cache_size()
     for rows in (1, 2, 5, 7, 8):
         amounts = rng.uniform(0.5, 5.0, (rows, 3))
         got = jaxmix.predict(fit, amounts)
         law = jaxmix.get_law("transfer")
         one = [np.asarray(law.predict_amounts(fit.params, a)) for a in amounts]
         np.testing.assert_allclose(got, np.stack(one), rtol=1e-13)
-    assert _predict._cache_size() == before
+    assert predict_params._cache_size() == before
     assert jaxmix.predict(fit, np.ones((2, 4, 3))).shape == (2, 4, 3)  # leading axes kept
 
 
@@ -92,13 +92,13 @@ def test_predict_is_traced_once_per_bucket():
     def traced(params, amounts, *, law_name):
         return jax.vmap(law.predict_amounts, in_axes=(None, 0))(params, amounts)
 
-    from jaxmix import _fitresult
+    from jaxmix.fitting import result as _fitresult
 
-    original = _fitresult._predict
-    _fitresult._predict = traced
+    original = _fitresult.predict_params
+    _fitresult.predict_params = traced
     try:
         for rows in (1, 3, 6, 8):
             jaxmix.predict(fit, np.ones((rows, 3)))
     finally:
-        _fitresult._predict = original
+        _fitresult.predict_params = original
         chex.clear_trace_counter()

@@ -9,7 +9,7 @@ import pytest
 from helpers import synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
+from jaxmix.cli.main import main
 
 
 def run(capsys, *argv):
@@ -98,7 +98,7 @@ def _table_text(**changes):
     t = synthetic_table(noise=1e-4)
     for d, v in changes.items():
         t.losses[d] = v
-    return jaxmix._pilots.pilots_to_csv(t)
+    return jaxmix.io.pilots.pilots_to_csv(t)
 
 
 BAD_FIT_INPUTS = {

@@ -8,7 +8,7 @@ import pytest
 from helpers import TRUE3, synthetic_table
 
 import jaxmix
-from jaxmix import _decide
+from jaxmix.fitting import combined, stacking
 
 LAWS = ("transfer", "mixing_law")  # two families that do not nest each other: fast, distinct
 
@@ -33,7 +33,7 @@ def _mixing_truth(w):
 
 def test_stack_weights_sum_to_one_and_optimum_is_certified():
     table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=1)
-    fit = _decide.fit_combined(table, laws=LAWS)
+    fit = combined.fit_combined(table, laws=LAWS)
     stack = np.asarray(fit.params.stack)
     assert np.all(stack >= 0) and np.allclose(stack.sum(axis=1), 1.0)
     mix = jaxmix.optimize(fit, 30.0)
@@ -44,7 +44,7 @@ def test_stack_weights_sum_to_one_and_optimum_is_certified():
 
 def test_combination_of_convex_laws_is_convex_along_random_segments():
     table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=3)
-    fit = _decide.fit_combined(table, laws=LAWS)
+    fit = combined.fit_combined(table, laws=LAWS)
     rng = np.random.default_rng(0)
     for _ in range(5):
         a, b = rng.dirichlet(np.ones(3), 2)
@@ -56,7 +56,7 @@ def test_combination_of_convex_laws_is_convex_along_random_segments():
 
 def test_recovers_the_law_that_made_the_data():
     # Budget-dependent data from the transfer law: the budget-free mixing law cannot fit it.
-    transfer = _decide.combine(
+    transfer = stacking.combine(
         synthetic_table(scales=(1.0, 4.0), noise=1e-3).amounts,
         synthetic_table(scales=(1.0, 4.0), noise=1e-3).domain_losses(),
         laws=LAWS,
@@ -64,14 +64,14 @@ def test_recovers_the_law_that_made_the_data():
     assert dict(zip(transfer.laws, transfer.stack))["transfer"] >= 0.8
     # A fixed-budget swarm from the mixing law (cross-domain help and harm).
     mixing = _swarm(_mixing_truth, n=14, noise=1e-3)
-    comb = _decide.combine(mixing.amounts, mixing.domain_losses(), laws=LAWS)
+    comb = stacking.combine(mixing.amounts, mixing.domain_losses(), laws=LAWS)
     assert dict(zip(comb.laws, comb.stack))["mixing_law"] >= 0.8
 
 
 def test_decision_keeps_the_best_pilot_on_pure_noise():
     flat = lambda w: np.full((len(w), 3), 2.0)  # noqa: E731
     table = _swarm(flat, n=12, noise=5e-3, seed=4)
-    fit = _decide.fit_combined(table, laws=LAWS)
+    fit = combined.fit_combined(table, laws=LAWS)
     mix = jaxmix.optimize(fit, 30.0)
     d = mix.decision
     assert d["action"] == "keep" and d["safe"]["kind"] == "best pilot"
@@ -82,7 +82,7 @@ def test_decision_keeps_the_best_pilot_on_pure_noise():
 
 def test_decision_moves_when_the_evidence_is_strong():
     table = _swarm(_mixing_truth, n=12, noise=1e-4, seed=5)
-    fit = _decide.fit_combined(table, laws=LAWS)
+    fit = combined.fit_combined(table, laws=LAWS)
     mix = jaxmix.optimize(fit, 30.0)
     assert mix.decision["action"] in ("move", "shrink")
     assert mix.decision["p_beats_best_pilot"] > 0.8
@@ -90,7 +90,7 @@ def test_decision_moves_when_the_evidence_is_strong():
 
 def test_combined_fit_file_round_trip(tmp_path):
     table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=1)
-    fit = _decide.fit_combined(table, laws=LAWS)
+    fit = combined.fit_combined(table, laws=LAWS)
     path = tmp_path / "fit.json"
     jaxmix.write_fit(fit, path)
     data = json.loads(path.read_text())
@@ -107,6 +107,6 @@ def test_combined_fit_file_round_trip(tmp_path):
 
 def test_true_transfer_parameters_make_the_transfer_member_exact():
     fit = jaxmix.from_params(TRUE3)
-    both = _decide.from_members({"transfer": (1.0, fit.natural())}, fit.domains)
+    both = combined.from_members({"transfer": (1.0, fit.natural())}, fit.domains)
     a = np.asarray(jaxmix.predict(fit, [[1.0, 2.0, 3.0]]))
     assert np.allclose(np.asarray(jaxmix.predict(both, [[1.0, 2.0, 3.0]])), a)

@@ -10,7 +10,7 @@ import jaxmix
 
 MODULES = sorted(
     m.name
-    for m in pkgutil.iter_modules(jaxmix.__path__, "jaxmix.")
+    for m in pkgutil.walk_packages(jaxmix.__path__, "jaxmix.")
     if m.name not in ("jaxmix.__main__",)
 )
 

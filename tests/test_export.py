@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from jaxmix._cli import main
-from jaxmix._export import largest_remainder, probabilities
+from jaxmix.cli.main import main
+from jaxmix.io.export import largest_remainder, probabilities
 
 MIX = {"budget": 1000.5, "weights": {"code": 0.2225, "math": 0.4587, "prose": 0.3188}}
 

@@ -6,8 +6,8 @@ import pytest
 from helpers import synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._importers import best_eval_losses, import_trainer_state, import_wandb
+from jaxmix.cli.main import main
+from jaxmix.io.importers import best_eval_losses, import_trainer_state, import_wandb
 
 
 def run(capsys, *argv):

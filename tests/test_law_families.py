@@ -17,9 +17,9 @@ from helpers import (
 from scipy.optimize import minimize as scipy_minimize
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._laws import row_names
-from jaxmix._repetition import effective_amounts
+from jaxmix.cli.main import main
+from jaxmix.laws.base import row_names
+from jaxmix.laws.repetition import effective_amounts
 
 DOMAINS = ("a", "b", "c")
 RANDOM = {
@@ -93,8 +93,8 @@ def test_optimizer_certified_and_matches_scipy(law):
 
 
 def test_frank_wolfe_gap_detects_a_suboptimal_mixture():
-    from jaxmix._exact import frank_wolfe_gap
-    from jaxmix._optimize import objective_terms
+    from jaxmix.optimization.api import objective_terms
+    from jaxmix.optimization.exact import frank_wolfe_gap
 
     fit = jaxmix.from_params(random_pairwise(np.random.default_rng(4), DOMAINS), law="pairwise")
     law = jaxmix.get_law("pairwise")

@@ -4,7 +4,7 @@ import numpy as np
 from jax.test_util import check_grads
 
 import jaxmix
-from jaxmix._transfer import predict_domain, predict_weights, unscale
+from jaxmix.laws.transfer import predict_domain, predict_weights, unscale
 
 
 def numpy_transfer(nat, amounts):

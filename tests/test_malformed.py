@@ -11,8 +11,8 @@ import pytest
 from helpers import synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._export import read_mixture
+from jaxmix.cli.main import main
+from jaxmix.io.export import read_mixture
 
 CORPUS = Path(__file__).with_name("data") / "malformed"
 SFT = jaxmix.read_pilots(jaxmix.example_pilots("sft"))

@@ -6,9 +6,9 @@ import pytest
 from helpers import TRUE3, synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._pilots import whole_amounts
-from jaxmix._propose import propose
+from jaxmix.cli.main import main
+from jaxmix.io.pilots import whole_amounts
+from jaxmix.study.propose import propose
 
 
 @pytest.fixture(scope="module")

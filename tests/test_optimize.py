@@ -6,8 +6,8 @@ from helpers import assert_on_simplex, random_law
 from scipy.optimize import minimize as scipy_minimize
 
 import jaxmix
-from jaxmix._exact import solve_exact
-from jaxmix._transfer import predict_weights
+from jaxmix.laws.transfer import predict_weights
+from jaxmix.optimization.exact import solve_exact
 
 
 def test_published_parameters_give_published_weights(llama):

@@ -12,9 +12,9 @@ import pytest
 from helpers import RANDOM_LAWS, assert_on_simplex
 
 import jaxmix
-from jaxmix._laws import available_laws
-from jaxmix._optimize import convex_problem, objective_terms
-from jaxmix._repetition import effective_amounts
+from jaxmix.laws.registry import available_laws
+from jaxmix.laws.repetition import effective_amounts
+from jaxmix.optimization.api import convex_problem, objective_terms
 
 DOMAINS = ("a", "b", "c")
 UNIQUE = np.array([0.3, 1.0, np.inf])  # a and b repeat at the budgets below
@@ -104,7 +104,7 @@ def test_repetition_convexity_flags():
 
 
 def test_non_convex_certificate_says_so():
-    from jaxmix._text import certificate_line
+    from jaxmix.report.text import certificate_line
 
     truth = RANDOM_LAWS["mixing_law"](np.random.default_rng(1), DOMAINS)
     fit = jaxmix.from_params(truth, "mixing_law")

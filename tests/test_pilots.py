@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jaxmix
-from jaxmix._pilots import parse_multipliers, parse_pilots_csv
+from jaxmix.io.pilots import parse_multipliers, parse_pilots_csv
 
 
 def test_plan_design():
@@ -43,7 +43,7 @@ def test_seed_column_and_json_records():
         {"n:a": 1, "n:b": 2, "loss:a": 1.5, "seed": 0},
         {"n:a": 1, "n:b": 2, "loss:a": 1.6, "seed": 1},
     ]
-    t = jaxmix._pilots.parse_pilots_json(data)
+    t = jaxmix.io.pilots.parse_pilots_json(data)
     assert t.seeds.tolist() == [0, 1] and t.runs == ("run1", "run2")
 
 

@@ -9,8 +9,8 @@ import pytest
 from helpers import TRUE3, synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._report import build_report, curve_data, default_budgets
+from jaxmix.cli.main import main
+from jaxmix.report.build import build_report, curve_data, default_budgets
 
 pytest.importorskip("matplotlib")
 
@@ -147,8 +147,8 @@ def test_missing_matplotlib_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
 
 
 def test_report_tables_show_per_source_parameters():
-    from jaxmix._html import _params_table
-    from jaxmix._text import format_fit
+    from jaxmix.report.html import _params_table
+    from jaxmix.report.text import format_fit
 
     rows = {
         d: dict(

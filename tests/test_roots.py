@@ -12,8 +12,8 @@ from helpers import RANDOM_LAWS, assert_on_simplex
 from jax.test_util import check_grads
 
 import jaxmix
-from jaxmix._exact import marginals, solve_exact
-from jaxmix._simplex import _capped_sum, _tau, capped_weights
+from jaxmix.optimization.exact import marginals, solve_exact
+from jaxmix.optimization.simplex import _capped_sum, _tau, capped_weights
 
 
 def _bisect_exact(fn, lower, upper, iters=64):

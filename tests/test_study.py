@@ -9,8 +9,8 @@ import pytest
 from helpers import TRUE3, assert_on_simplex, random_law, synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._study import bootstrap, fit_many, pareto, solve_many, sweep_budgets
+from jaxmix.cli.main import main
+from jaxmix.study.sweeps import bootstrap, fit_many, pareto, solve_many, sweep_budgets
 
 N_BOOT = 64  # one shape for every bootstrap below: compiled once
 
@@ -133,8 +133,8 @@ def test_sharded_equals_unsharded_on_eight_host_devices(tmp_path):
         jax.config.update("jax_enable_x64", True)
         assert jax.device_count() == 8, jax.devices()
         import jaxmix
-        from jaxmix._batch import map_batched
-        from jaxmix._study import solve_many
+        from jaxmix.study.batch import map_batched
+        from jaxmix.study.sweeps import solve_many
         import functools
         rng = np.random.default_rng(0)
         fit = jaxmix.from_params({f"d{i}": dict(C=rng.uniform(.5, 2), k=rng.uniform(.05, .5),

@@ -9,7 +9,7 @@ import pytest
 from helpers import TRUE3, synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
+from jaxmix.cli.main import main
 
 
 def run(capsys, *argv):
@@ -46,25 +46,25 @@ def test_report_from_a_capped_mixture_keeps_the_cap_at_every_budget(
     assert code == 0, err
     assert json.loads(mix.read_text())["amounts"]["a"] <= cap * (1 + 1e-9)
 
-    import jaxmix._report
-    import jaxmix._study
+    import jaxmix.report.build
+    import jaxmix.study.sweeps
 
     seen = {}
-    sweep = jaxmix._study.sweep_budgets
+    sweep = jaxmix.study.sweeps.sweep_budgets
 
     def spy(fit, budgets, **kw):
         res = sweep(fit, budgets, **kw)
         seen["amounts"] = res.weights[:, 0] * np.asarray(budgets)
         return res
 
-    monkeypatch.setattr(jaxmix._study, "sweep_budgets", spy)
-    build = jaxmix._report.build_report
+    monkeypatch.setattr(jaxmix.study.sweeps, "sweep_budgets", spy)
+    build = jaxmix.report.build.build_report
 
     def keep(fit, mixture, *a, **kw):
         seen["mixture"] = mixture
         return build(fit, mixture, *a, **kw)
 
-    monkeypatch.setattr(jaxmix._report, "build_report", keep)
+    monkeypatch.setattr(jaxmix.report.build, "build_report", keep)
     out = tmp_path / "rep"
     code, _, err = run(
         capsys, "report", "--fit", fit, "--mixture", mix, "--budget", 2000, "-o", out
@@ -112,17 +112,17 @@ def test_fit_then_optimize_says_what_run_says(capsys, tmp_path):
 def test_run_bootstrap_keeps_the_strategy_and_the_extrapolation_check(
     capsys, tmp_path, monkeypatch
 ):
-    import jaxmix._study
+    import jaxmix.study.sweeps
 
     pilots = _bent_pilots(tmp_path / "pilots.csv")
     strategies = []
-    fit_many = jaxmix._study.fit_many
+    fit_many = jaxmix.study.sweeps.fit_many
 
     def spy(*a, **kw):
         strategies.append(kw.get("strategy"))
         return fit_many(*a, **kw)
 
-    monkeypatch.setattr(jaxmix._study, "fit_many", spy)
+    monkeypatch.setattr(jaxmix.study.sweeps, "fit_many", spy)
     out = tmp_path / "boot.json"
     code, _, err = run(
         capsys, "run", pilots, "--budget", 10, "--bootstrap", 4, "--strategy", "vmap", "-o", out
@@ -254,7 +254,7 @@ def test_loss_column_without_its_amounts_is_named(capsys, tmp_path):
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert any("'loss:code' has no 'n:code'" in w for w in fit["warnings"])
     # an aggregate-only table is the reference fit's business (no warning)
-    from jaxmix._checks import unmatched_loss_columns
+    from jaxmix.fitting.checks import unmatched_loss_columns
 
     only = jaxmix.read_pilots(_write_rows(tmp_path / "agg.csv", _sft_rows()))
     assert unmatched_loss_columns(only) == []
@@ -275,7 +275,7 @@ def test_outlier_loss_names_the_run_row_and_column(capsys, tmp_path):
     line = err.splitlines()[0]
     assert line.startswith("warning: ") and "outlier.csv:6" in line
     assert "'loss:math'" in line and f"'{rows[4]['run']}'" in line
-    from jaxmix._checks import pilot_warnings
+    from jaxmix.fitting.checks import pilot_warnings
 
     assert pilot_warnings(jaxmix.read_pilots(jaxmix.example_pilots("sft"))) == []
     assert pilot_warnings(jaxmix.read_pilots(jaxmix.example_pilots("llama32_3b"))) == []
@@ -299,7 +299,7 @@ def test_shipped_example_shows_few_plain_warnings(capsys, tmp_path):
 
 
 def test_warnings_are_ranked_and_collapsed():
-    from jaxmix._warnings import lines
+    from jaxmix.report.warnings import lines
 
     ident = [
         f"{d}: the pilots do not pin down the direction {{'log_C': 0.1}} (weak; relative "
@@ -330,7 +330,7 @@ def test_warnings_are_ranked_and_collapsed():
 
 
 def test_validate_table_keeps_its_layout_when_a_fold_diverges():
-    from jaxmix._validate import LawScore, Validation, _verdict, format_validation
+    from jaxmix.study.validate import LawScore, Validation, _verdict, format_validation
 
     def score(law, cv, kfold=0.01, extrap=0.02, regret=0.5):
         return LawScore(law, 5, 0.004, cv, 0.001, kfold, extrap, 0.9, regret, 1.0, "")
@@ -357,7 +357,7 @@ def test_validate_table_keeps_its_layout_when_a_fold_diverges():
 def _figures(monkeypatch):
     """Capture the matplotlib figures the report draws (drawn, before they are closed)."""
     pytest.importorskip("matplotlib")
-    from jaxmix import _plots
+    from jaxmix.report import plots as _plots
 
     figs = []
     to_png = _plots.to_png
@@ -418,7 +418,7 @@ def test_weights_legend_does_not_cover_the_curves_for_five_domains(monkeypatch):
 
 
 def test_rewritten_report_leaves_no_stale_figure(tmp_path):
-    from jaxmix._report import write_report
+    from jaxmix.report.build import write_report
 
     folder = tmp_path / "rep"
     write_report({"bootstrap.png": b"old", "index.html": b"<p>1</p>"}, folder)
@@ -428,7 +428,7 @@ def test_rewritten_report_leaves_no_stale_figure(tmp_path):
 
 
 def test_report_page_ranks_warnings_and_keeps_them_all_one_click_away():
-    from jaxmix._html import report_html
+    from jaxmix.report.html import report_html
 
     ident = [
         f"{d}: the pilots do not determine the direction {{'alpha_logit': 1.0}} (unidentified; "

@@ -8,8 +8,8 @@ import pytest
 from helpers import TRUE3, random_mixing, synthetic_table
 
 import jaxmix
-from jaxmix._cli import main
-from jaxmix._validate import fold_masks, mixture_groups, validate
+from jaxmix.cli.main import main
+from jaxmix.study.validate import fold_masks, mixture_groups, validate
 
 DOMAINS = ("a", "b", "c")
 
@@ -75,7 +75,7 @@ def test_folds_partition_mixtures_and_keep_replicates_together():
 
 def test_batched_fold_fit_equals_a_refit_without_the_run():
     table = synthetic_table(TRUE3, scales=(1.0, 3.0), noise=3e-3, seed=4)
-    from jaxmix._validate import _law_folds
+    from jaxmix.study.validate import _law_folds
 
     y = table.domain_losses()
     held = np.zeros((2, len(y)), bool)

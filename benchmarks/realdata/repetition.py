@@ -48,10 +48,10 @@ def _jaxmix_effective():
     if fn is not None:
         return jax.jit(fn), "jaxmix.effective_amounts"
     try:
-        from jaxmix._repetition import effective_amounts
+        from jaxmix.laws.repetition import effective_amounts
     except ImportError:
         return None, "local formula (jaxmix has no effective_amounts)"
-    return jax.jit(effective_amounts), "jaxmix._repetition.effective_amounts (not exported yet)"
+    return jax.jit(effective_amounts), "jaxmix.laws.repetition.effective_amounts (not exported yet)"
 
 
 def effective(amounts, unique, r_star):

@@ -14,9 +14,11 @@ import numpy as np
 
 import jaxmix
 from benchmarks.realdata.common import lgbm_fit
-from jaxmix import _decide, _validate
+from jaxmix.fitting import combined, stacking
+from jaxmix.optimization import decision
+from jaxmix.study import validate as _validate
 
-LAWS = _decide.DEFAULT_LAWS
+LAWS = stacking.DEFAULT_LAWS
 
 
 def _validate_pick(comb, amounts, y, imp) -> str | None:
@@ -35,7 +37,7 @@ def _validate_pick(comb, amounts, y, imp) -> str | None:
             continue
         se = float(np.std(errs, ddof=1) / np.sqrt(errs.size)) if errs.size > 1 else 0.0
         corr, _ = _validate._scores(table, y, comb.oof[i], imp)
-        need = len(jaxmix._laws.row_names(jaxmix.get_law(law), [f"d{j}" for j in range(k)], 0))
+        need = len(jaxmix.laws.base.row_names(jaxmix.get_law(law), [f"d{j}" for j in range(k)], 0))
         scores.append((law, float(np.mean(errs)), se, corr, need))
     if not scores:
         return None
@@ -103,7 +105,7 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
     domains = tuple(f"d{j}" for j in range(k))
     y = np.where(imp[None] > 0, y, np.nan)
     out = {}
-    comb = _decide.combine(amounts, y, laws=laws, importance=imp)
+    comb = stacking.combine(amounts, y, laws=laws, importance=imp)
     opt = {}
     for i, law in enumerate(comb.laws):
         fit = jaxmix.FitResult(law=law, domains=domains, params=comb.params[i])
@@ -111,7 +113,7 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
     for law in laws:
         if law not in comb.laws:
             out[f"law {law}"] = None  # too few runs to fit: n/a
-    fit = _decide.to_fit_result(comb, domains)
+    fit = combined.to_fit_result(comb, domains)
     out["combination optimum"], w_e = _law_pick(fit, budget, imp, lower, upper, cands, domains)
     best = _pilot_best(amounts, y, imp, budget)
     pick = _validate_pick(comb, amounts, y, imp)
@@ -126,7 +128,7 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
     if w_e is None:  # candidates: rank them by the lower confidence bound of the gain
         w_e = cands[out["combination optimum"][1]]
     kw = {} if z is None else {"z": z}
-    dec = _decide.decide(comb, amounts, y, budget, w_e, imp, candidates=cands, **kw)
+    dec = decision.decide(comb, amounts, y, budget, w_e, imp, candidates=cands, **kw)
     if cands is None:
         out["default (combination + decision)"] = ("weights", dec.weights)
     elif dec.index < 0:

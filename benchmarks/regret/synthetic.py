@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 import jaxmix
-from jaxmix import _decide
+from jaxmix.fitting import combined, stacking
+from jaxmix.optimization import decision
 
 
 def true_fit(k: int, rng) -> jaxmix.FitResult:
@@ -29,7 +30,7 @@ def true_objective(fit, w, budget) -> np.ndarray:
     return np.asarray(jaxmix.predict(fit, w * budget)).sum(axis=1)
 
 
-def trial(k: int, noise: float, seed: int, laws=_decide.DEFAULT_LAWS) -> dict:
+def trial(k: int, noise: float, seed: int, laws=stacking.DEFAULT_LAWS) -> dict:
     rng = np.random.default_rng(seed)
     truth = true_fit(k, rng)
     amounts = jaxmix.plan([f"d{i}" for i in range(k)], 1.0).amounts
@@ -41,13 +42,13 @@ def trial(k: int, noise: float, seed: int, laws=_decide.DEFAULT_LAWS) -> dict:
     f_opt = float(true_objective(truth, best.weights, budget)[0])
     regret = lambda w: 100 * (float(true_objective(truth, w, budget)[0]) / f_opt - 1)  # noqa: E731
     out = {"uniform": regret(np.full(k, 1 / k))}
-    comb = _decide.combine(amounts, y, laws=laws)
+    comb = stacking.combine(amounts, y, laws=laws)
     domains = tuple(f"d{i}" for i in range(k))
     for i, law in enumerate(comb.laws):
         fit = jaxmix.FitResult(law=law, domains=domains, params=comb.params[i])
         out[f"law {law}"] = regret(jaxmix.optimize(fit, budget).weights)
-    w_e = jaxmix.optimize(_decide.to_fit_result(comb, domains), budget).weights
+    w_e = jaxmix.optimize(combined.to_fit_result(comb, domains), budget).weights
     out["combination optimum"] = regret(w_e)
-    dec = _decide.decide(comb, amounts, y, budget, w_e)
+    dec = decision.decide(comb, amounts, y, budget, w_e)
     out["default (combination + decision)"] = regret(dec.weights)
     return out

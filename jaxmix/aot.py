@@ -1,0 +1,117 @@
+"""Ahead-of-time export cache for the CLI: skip Python tracing in every later process.
+
+JAX's persistent compilation cache removes XLA compile time from a second process, but each
+process still traces the jitted functions in Python, which dominates a cold start. When
+enabled (the CLI does), :func:`call` serializes each traced function with ``jax.export``
+the first time it meets a new shape, and later processes deserialize it instead of tracing.
+Keys cover the shapes, dtypes, static options, the backend platform, the JAX version and
+jaxmix's own source, so a code change or another accelerator never reuses a stale program.
+Every NamedTuple of jaxmix (each law's parameters included) is registered for
+serialization. Any failure falls back to the plain call.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import jax
+
+from jaxmix.laws.registry import registered_laws
+
+_DIR: Path | None = None
+_LOADED: dict = {}
+_REGISTERED = False
+
+
+def enable(cache_dir) -> None:
+    """Store exported programs under ``cache_dir`` (None disables)."""
+    global _DIR
+    _DIR = None if cache_dir is None else Path(cache_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def _source_hash() -> str:
+    h = hashlib.sha256(jax.__version__.encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def namedtuple_classes() -> list[type]:
+    """Every NamedTuple class defined in a loaded jaxmix module or in the module of a
+    registered law (each law's parameters, every solver state and result): what an exported
+    program's pytrees may hold.
+
+    Importing any jaxmix module runs ``jaxmix/__init__.py``, which loads every module of the
+    API (the fits, the solvers, the laws), so they are all loaded before a first :func:`call`.
+    """
+    import sys
+
+    names = {m for m in list(sys.modules) if m == "jaxmix" or m.startswith("jaxmix.")}
+    names |= {law.predict_amounts.__module__ for law in registered_laws()}
+    out = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        for obj in list(vars(module).values()) if module is not None else ():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, tuple)
+                and hasattr(obj, "_fields")
+                and obj.__module__ == module.__name__
+            ):
+                out.append(obj)
+    return out
+
+
+def _register() -> None:
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    for cls in namedtuple_classes():
+        try:
+            jax.export.register_namedtuple_serialization(
+                cls, serialized_name=f"jaxmix.{cls.__name__}"
+            )
+        except ValueError:  # already registered
+            pass
+    _REGISTERED = True
+
+
+def _key(name: str, args, static: dict) -> str:
+    """Cache key: the function, argument shapes and dtypes, static options, precision, the
+    backend platform and device count (an exported program is lowered for one platform), the
+    JAX version and jaxmix's source."""
+    leaves, tree = jax.tree.flatten(args)
+    spec = [(tuple(x.shape), str(x.dtype)) for x in leaves]
+    where = (jax.default_backend(), jax.device_count(), jax.__version__)
+    text = repr((name, str(tree), spec, sorted(static.items()), jax.config.jax_enable_x64, where))
+    return hashlib.sha256((text + _source_hash()).encode()).hexdigest()[:24]
+
+
+def call(fn, name: str, *args, **static):
+    """``fn(*args, **static)``, through the export cache when it is enabled."""
+    if _DIR is None:
+        return fn(*args, **static)
+    try:
+        import flatbuffers  # noqa: F401  (jax.export serialization needs it)
+    except ImportError:
+        return fn(*args, **static)
+    key = _key(name, args, static)
+    try:
+        _register()
+        if key not in _LOADED:
+            path = _DIR / f"{name}-{key}.jaxexport"
+            if path.is_file():
+                exported = jax.export.deserialize(bytearray(path.read_bytes()))
+            else:
+                exported = jax.export.export(jax.jit(functools.partial(fn, **static)))(*args)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(exported.serialize())
+                tmp.replace(path)
+            _LOADED[key] = jax.jit(exported.call)
+        return _LOADED[key](*args)
+    except Exception:  # noqa: BLE001  (the cache is an optimization, never a failure)
+        _LOADED.pop(key, None)
+        return fn(*args, **static)

@@ -1,0 +1,443 @@
+"""Joint fit: every domain's law against its loss in every pilot run.
+
+Unlike the reference procedure, domain i sees runs where the *other* domains' amounts vary
+(perturbations of domain j), which is what identifies its transfer parameters. The fit is
+separable by domain, so each (restart, domain) pair is an independent damped Newton problem
+on one row of the parameters; restarts are chosen per domain.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from jaxmix.fitting.identify import Identifiability, domain_residuals, identifiability
+from jaxmix.fitting.newton import MinimizeResult, minimize
+from jaxmix.laws.registry import get_law
+
+STRATEGIES = ("screen", "vmap", "map")
+
+
+HUBER_K = 1.345  # Huber threshold in units of the noise sigma (95% efficiency at a Gaussian)
+MAD_SIGMA = 1.4826  # sigma of a Gaussian per median absolute deviation
+DELTA_FLOOR = 1e-4  # smallest automatic Huber threshold (log residual, ~0.01%)
+EXACT_SCALE = 1e-4  # fitted residual scale (0.01%) below which pilots count as exact
+EXACT_DELTA = 1e-3  # Huber threshold of the prior-free polish of exact pilots
+RESCALE_PASSES = 3  # re-estimations of the threshold from the fitted residuals
+AT_BOUND_Z = 2.5  # prior standard deviations beyond which a coordinate counts "at bound"
+RTOL = 1e-10  # Cauchy tolerance on the objective (in noise units) and on the step
+XTOL = 1e-6
+CURVATURE = "hybrid"  # "gn": IRLS majorizer only; "hybrid": exact Hessian where PD
+AMPLITUDE_STEPS = 3  # inner Newton steps on the amplitudes per trial point (0: off)
+MAX_REJECT = 6  # consecutive rejected steps that count as a numerical minimum
+
+
+class JointFit(NamedTuple):
+    """Output of :func:`joint_fit_arrays` (one problem; leading axes as noted).
+
+    Attributes:
+      params: law parameters, leaves ``[K]``, for the amounts as given (not normalized).
+      objective: ``[K]`` objective of the chosen restart: summed Huber loss of the log
+        residuals in noise units (``huber(r, delta) / sigma**2``, sigma = delta / 1.345)
+        plus ``prior`` times the law's weak prior.
+      status: ``[K]`` int32 solver status of the chosen restart.
+      restart_objective: ``[S, K]`` final objective of every polished start.
+      restart_status: ``[S, K]`` status of every polished start.
+      identifiability: :class:`Identifiability` at the fitted parameters (None when the
+        fit was called with ``diagnose=False``, as batched bootstrap refits are).
+      steps: ``[K]`` int32 Newton steps of the chosen restart.
+      delta: ``[K]`` Huber threshold used for each domain (log-residual units).
+      prior_z: ``[K, P]`` each unconstrained coordinate's distance from the prior's centre
+        in prior standard deviations (0 where the prior is flat); ``|z| >= AT_BOUND_Z``
+        marks a coordinate held by the prior rather than the pilots ("at bound").
+    """
+
+    params: object
+    objective: jax.Array
+    status: jax.Array
+    restart_objective: jax.Array
+    restart_status: jax.Array
+    identifiability: Identifiability
+    steps: jax.Array = None
+    delta: jax.Array = None
+    prior_z: jax.Array = None
+
+
+class Passes(NamedTuple):
+    """Loop state of the joint fit's threshold re-estimation (``S`` starts, ``K`` domains).
+
+    Attributes:
+      result: MinimizeResult with leaves ``[S, K]``, the polished candidates so far.
+      delta: ``[K]`` Huber threshold of the next pass (of the last one where not redone).
+      prior: ``[K]`` prior weight of the next pass (0 once the pilots count as exact).
+      settled: ``[K]`` polished without the prior; no further pass changes it.
+      redo: ``[K]`` the next pass re-polishes this domain.
+      done: ``[]`` int32 passes run, the starts' polish included.
+      first_value, first_status: ``[S, K]`` objective and status of the starts' polish.
+    """
+
+    result: object
+    delta: jax.Array
+    prior: jax.Array
+    settled: jax.Array
+    redo: jax.Array
+    done: jax.Array
+    first_value: jax.Array
+    first_status: jax.Array
+
+
+def domain_objective(law, amounts, losses, weights, delta, prior, i):
+    """``row -> []``: summed Huber loss of domain ``i``'s log residuals in noise units,
+    ``sum w * huber(r, delta) / sigma**2`` with ``sigma = delta / 1.345`` (a Gaussian
+    negative log-likelihood where ``|r| <= delta``), plus ``prior`` times the law's prior.
+
+    In noise units the prior acts on the loss scale: weight 1 makes it a proper MAP
+    estimate, where it decides only along directions the pilots leave flat.
+    """
+    fn = domain_residuals(law, amounts, losses, weights > 0, i)
+    inv_var = (HUBER_K / delta) ** 2
+
+    def objective(row):
+        fit = jnp.sum(weights[:, i] * optax.losses.huber_loss(fn(row), delta=delta))
+        return inv_var * fit + prior * law.penalty(row)
+
+    return objective
+
+
+def domain_curvature(law, amounts, losses, weights, delta, prior, i):
+    """``row -> [P, P]``: majorizing Gauss-Newton curvature of :func:`domain_objective`.
+
+    The Huber loss is bounded above by the quadratic with weight ``min(1, delta / |r|)``
+    at each residual (the IRLS weight), so ``J^T diag(w) J`` is a curvature whose damped
+    Newton steps keep descending where the exact Hessian of the linear part is zero.
+    """
+    fn = domain_residuals(law, amounts, losses, weights > 0, i)
+    inv_var = (HUBER_K / delta) ** 2
+    objective = domain_objective(law, amounts, losses, weights, delta, prior, i)
+
+    def curvature(row):
+        flat, unravel = ravel_pytree(row)
+        r = fn(row)
+        jac = jax.jacfwd(lambda v: fn(unravel(v)))(flat)  # [R, P]
+        irls = weights[:, i] * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
+        prior_h = jax.hessian(lambda v: law.penalty(unravel(v)))(flat)
+        gn = inv_var * (jac.T @ (irls[:, None] * jac)) + prior * prior_h
+        if CURVATURE == "gn":
+            return gn
+        # The exact Hessian where it is positive definite (Newton's quadratic convergence
+        # near a minimum with non-zero residuals), else the majorizer.
+        exact = jax.hessian(lambda v: objective(unravel(v)))(flat)
+        pd = jnp.all(jnp.isfinite(jnp.linalg.cholesky(exact)))
+        return jnp.where(pd, exact, gn)
+
+    return curvature
+
+
+def amplitude_refine(law, objective, row, steps=AMPLITUDE_STEPS):
+    """``v -> v`` on flattened rows: ``steps`` damped Newton steps on the law's amplitude
+    coordinates (``loss_fields``, e.g. log C and log E) with the others fixed, each kept only
+    where it lowers ``objective``. The amplitudes enter the prediction linearly, so this
+    nearly solves for them (variable projection) and removes the steepest, most curved
+    directions from the outer Newton iteration. Identity for laws without amplitudes."""
+    flat, unravel = ravel_pytree(row)
+    marks = [np.full(np.size(x), f in law.loss_fields) for f, x in zip(row._fields, row)]
+    idx = np.flatnonzero(np.concatenate(marks))  # static: from the shapes only
+    if idx.size == 0 or steps == 0:
+        return None
+    f = lambda v: objective(unravel(v))  # noqa: E731
+
+    def body(_, v):
+        sub = lambda a: f(v.at[idx].set(a))  # noqa: E731
+        a = v[idx]
+        f0, g = jax.value_and_grad(sub)(a)
+        h = jax.hessian(sub)(a)
+        h = h + 1e-9 * (1.0 + jnp.abs(jnp.diag(h))) * jnp.eye(idx.size, dtype=v.dtype)
+        step = jnp.linalg.solve(h, -g)
+        a_new = a + step
+        ok = jnp.all(jnp.isfinite(step)) & (sub(a_new) < f0)
+        return v.at[idx].set(jnp.where(ok, a_new, a))
+
+    return lambda v: jax.lax.fori_loop(0, steps, body, v)
+
+
+def _take(x, idx):
+    """``x [G, K, ...]`` at rows ``idx [S, K]`` per domain (per-source leaves included)."""
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=0)
+
+
+def log_scale(amounts, rows=None):
+    """``[]`` log of the geometric mean of the positive entries of ``amounts`` (the unit
+    fits are normalized by; zero amounts, a domain left out of a run, are skipped), over
+    the runs where ``rows [R]`` is True (all by default): a fit without a run is then the
+    same as one with the run's weight at zero."""
+    pos = amounts > 0
+    if rows is not None:
+        pos = pos & rows[:, None]
+    logs = jnp.log(jnp.where(pos, amounts, 1.0))
+    return jnp.sum(jnp.where(pos, logs, 0.0)) / jnp.maximum(jnp.sum(pos), 1)
+
+
+def _log_loss_scale(losses, mask):
+    """``[K]`` log of the geometric mean of each domain's observed losses."""
+    logs = jnp.where(mask, jnp.log(jnp.where(mask, losses, 1.0)), 0.0)
+    return jnp.sum(logs, axis=0) / jnp.maximum(jnp.sum(mask, axis=0), 1)
+
+
+def _shift_loss(law, params, log_sy):
+    """Parameters for losses multiplied by ``exp(log_sy) [K]`` (the law's amplitudes)."""
+    return params._replace(**{f: getattr(params, f) + log_sy for f in law.loss_fields})
+
+
+def robust_delta(residuals, mask, floor=DELTA_FLOOR):
+    """``[K]`` automatic Huber threshold: ``1.345 * 1.4826 * median |r|`` of each domain's
+    observed log residuals ``[R, K]`` (a MAD estimate of the noise about zero), floored
+    at ``DELTA_FLOOR``."""
+    a = jnp.where(mask, jnp.abs(residuals), jnp.inf)
+    srt = jnp.sort(a, axis=0)
+    n = jnp.sum(mask, axis=0)
+    lo = jnp.take_along_axis(srt, ((n - 1) // 2)[None], axis=0)[0]
+    hi = jnp.take_along_axis(srt, (n // 2)[None], axis=0)[0]
+    return jnp.maximum(HUBER_K * MAD_SIGMA * 0.5 * (lo + hi), floor)
+
+
+def prior_z(law, row):
+    """``[P]`` distance of each flattened coordinate from the prior's centre in prior
+    standard deviations, ``grad / sqrt(diag hess)`` of the penalty (exact for a
+    separable Gaussian; 0 where the prior is flat)."""
+    flat, unravel = ravel_pytree(row)
+    pen = lambda v: law.penalty(unravel(v))  # noqa: E731
+    g = jax.grad(pen)(flat)
+    h = jnp.diag(jax.hessian(pen)(flat))
+    return jnp.where(h > 0, g / jnp.sqrt(jnp.where(h > 0, h, 1.0)), 0.0)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps", "diagnose")
+)
+def joint_fit_arrays(
+    amounts,
+    losses,
+    mask,
+    delta=0.0,
+    prior=1.0,
+    tol=0.0,
+    *,
+    law_name: str = "transfer",
+    strategy: str = "screen",
+    polish: int = 4,
+    max_steps: int = 300,
+    diagnose: bool = True,
+    init=None,
+) -> JointFit:
+    """Fit a law to ``losses [R, K]`` observed (``mask [R, K]``) at ``amounts [R, K]``.
+
+    ``mask`` is boolean, or non-negative observation weights (bootstrap counts): each
+    run's Huber term is multiplied by its weight.
+
+    Amounts are normalized internally by their geometric mean, and each domain's losses
+    by theirs, so the unit of either does not change the fit. Each domain minimizes a MAP
+    objective (:func:`domain_objective`): Huber of the log residuals in noise units plus
+    ``prior`` times the law's weak coercive prior, so every fit has a finite minimizer.
+    ``delta`` is the Huber threshold on log residuals: ``<= 0`` (default) picks it per
+    domain from the pilots (:func:`robust_delta` of the fitted residuals; see below).
+    The damped Newton solver stops on scale-free Cauchy tests (:func:`minimize`); ``tol``
+    is an extra absolute gradient test (0: off).
+
+    ``strategy`` picks the multi-start scheme: ``"screen"`` scores the law's starting grid
+    and polishes the best ``polish`` per domain (vmapped); ``"vmap"`` polishes every grid
+    point at once; ``"map"`` polishes them one after another with ``lax.map`` (no vmapped
+    while-loop waits for its slowest member). ``init`` (parameters with leaves ``[K]``, in
+    the units of ``amounts`` and ``losses``, e.g. a fit of the full table) replaces the
+    starts with one start there, as bootstrap refits use.
+
+    >>> import jax.numpy as jnp
+    >>> from jaxmix import from_params, predict, plan
+    >>> true = from_params({d: dict(C=1, k=0.3, alpha=0.6, beta=0.4, E=1) for d in "abc"})
+    >>> a = jnp.asarray(plan("abc", 1.0).amounts)
+    >>> out = joint_fit_arrays(a, predict(true, a), jnp.ones(a.shape, bool))
+    >>> out.status.tolist()
+    [0, 0, 0]
+    """
+    law = get_law(law_name)
+    weights = jnp.asarray(mask, amounts.dtype)
+    mask = weights > 0
+    log_s = log_scale(amounts, jnp.any(mask, axis=1))
+    scaled = amounts / jnp.exp(log_s)
+    k = amounts.shape[1]
+    log_sy = _log_loss_scale(losses, mask) if law.loss_fields else jnp.zeros(k, amounts.dtype)
+    ys = jnp.where(mask, losses / jnp.exp(log_sy), 1.0)
+    grid = law.init_grid(scaled, ys, weights)  # leaves [G, K]
+
+    def residuals(params):  # [R, K] log residuals at a full parameter set
+        def one(i):
+            row = jax.tree.map(lambda x: x[i], params)
+            return domain_residuals(law, scaled, ys, mask, i)(row)
+
+        return jax.vmap(one, out_axes=1)(jnp.arange(k))
+
+    if init is None:
+        # Screen the grid by the weighted sum of squares (no threshold needed yet).
+        res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
+        scores = jnp.sum(weights * res_grid**2, axis=1)
+        scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
+        order = jnp.argsort(scores, axis=0)  # [G, K]
+        best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    else:  # one start: the given parameters, in this fit's normalized units
+        warm = _shift_loss(law, law.unscale(init, -log_s), -log_sy)
+        best_res = residuals(warm)
+    given = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
+    delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
+
+    def polish_one(row0, delta_i, prior_i, i):
+        objective = domain_objective(law, scaled, ys, weights, delta_i, prior_i, i)
+        return minimize(
+            objective,
+            row0,
+            max_steps,
+            tol,
+            hessian=domain_curvature(law, scaled, ys, weights, delta_i, prior_i, i),
+            rtol=RTOL,
+            xtol=XTOL,
+            max_reject=MAX_REJECT,
+            refine=amplitude_refine(law, objective, row0),
+        )
+
+    if init is not None:
+        starts = jax.tree.map(lambda x: x[None], warm)
+    elif strategy == "screen":
+        starts = jax.tree.map(lambda g: _take(g, order[:polish]), grid)
+    else:
+        starts = grid
+
+    def solve(start, delta, prior):  # start leaves [K], delta, prior [K] -> rows [K]
+        def one(i):
+            return polish_one(jax.tree.map(lambda x: x[i], start), delta[i], prior[i], i)
+
+        return jax.vmap(one)(jnp.arange(k))
+
+    prior = jnp.broadcast_to(jnp.asarray(prior, amounts.dtype), (k,))
+
+    def polish_all(cands, d, p):  # leaves [S, K] -> MinimizeResult with leaves [S, K]
+        if strategy == "map":
+            return jax.lax.map(lambda st: solve(st, d, p), cands)
+        return jax.vmap(lambda st: solve(st, d, p))(cands)
+
+    def best_of(res):  # MinimizeResult [S, K] -> the best start per domain, [K]
+        obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
+        best = jnp.argmin(obj, axis=0)
+        return jax.tree.map(lambda x: _take(x, best[None])[0], res)
+
+    # Pass 0 polishes the starts with the threshold of the best grid point. That threshold
+    # overstates the noise (it holds the misfit of a coarse grid), and an overstated noise
+    # lets the prior pull identified parameters, so later passes re-estimate it from the
+    # best fit's residuals and polish every candidate again, where it fell by half or
+    # more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
+    # every identified parameter exactly, so that polish drops the prior: the exact fit is
+    # then a finite minimizer, and no prior biases it. Passes run while some domain's
+    # threshold still falls by half, up to RESCALE_PASSES after the first; every pass is
+    # the same loop body, so the Newton solve is traced and compiled once.
+    def plan_next(st: Passes, out) -> Passes:
+        """The next pass's threshold and prior per domain, from ``out``'s best fit."""
+        fitted = residuals(best_of(out).params)
+        scale = robust_delta(fitted, mask, floor=0.0) / (HUBER_K * MAD_SIGMA)
+        exact = scale < EXACT_SCALE
+        d = jnp.where(exact, EXACT_DELTA, robust_delta(fitted, mask))
+        redo = (given <= 0) & ~st.settled & (exact | (d < 0.5 * st.delta))
+        redo = redo & (st.done <= RESCALE_PASSES)  # no pass is planned beyond the last
+        return st._replace(
+            delta=jnp.where(redo, d, st.delta),
+            prior=jnp.where(redo & exact, 0.0, st.prior),
+            settled=st.settled | (redo & exact),
+            redo=redo,
+        )
+
+    def one_pass(st: Passes) -> Passes:
+        # Domains not redone re-polish their converged fits under the same threshold and
+        # prior (a step or two) and keep the earlier result with its own steps.
+        again = polish_all(st.result.params, st.delta, st.prior)
+        take = st.redo.reshape((1, k))
+        keep = lambda a, b: jnp.where(take.reshape(take.shape + (1,) * (a.ndim - 2)), a, b)  # noqa: E731
+        out = jax.tree.map(keep, again, st.result)._replace(
+            steps=st.result.steps + jnp.where(take, again.steps, 0)
+        )
+        first = st.done == 0  # the starts' own polish, kept for the diagnostics
+        return plan_next(
+            st._replace(
+                result=out,
+                done=st.done + 1,
+                first_value=jnp.where(first, again.value, st.first_value),
+                first_status=jnp.where(first, again.status, st.first_status),
+            ),
+            out,
+        )
+
+    def more(st: Passes):
+        return (st.done == 0) | jnp.any(st.redo)
+
+    shape = jax.tree.leaves(starts)[0].shape  # [S, K]
+    zero, izero = jnp.zeros(shape, amounts.dtype), jnp.zeros(shape, jnp.int32)
+    init = MinimizeResult(starts, zero, zero, izero, izero)
+    ones = jnp.ones(k, bool)
+    st = Passes(init, delta, prior, ~ones, ones, jnp.asarray(0, jnp.int32), zero, izero)
+    st = jax.lax.while_loop(more, one_pass, st)
+    delta, res = st.delta, st.result
+    final = best_of(res)
+    params = final.params
+    z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
+    ident = identifiability(law, params, scaled, ys, mask) if diagnose else None
+    return JointFit(
+        params=law.unscale(_shift_loss(law, params, log_sy), log_s),
+        objective=final.value,
+        status=final.status,
+        restart_objective=st.first_value,
+        restart_status=st.first_status,
+        identifiability=ident,
+        steps=final.steps,
+        delta=delta,
+        prior_z=z,
+    )
+
+
+@functools.partial(
+    jax.jit, static_argnames=("law_name", "strategy", "polish", "max_steps", "diagnose")
+)
+def fit_many(
+    amounts,
+    losses,
+    weights,
+    delta,
+    prior,
+    *,
+    law_name,
+    strategy,
+    polish,
+    max_steps=300,
+    diagnose=True,
+    init=None,
+):
+    """:func:`joint_fit_arrays` at shared ``amounts [R, K]``, vmapped over ``losses [B, R, K]``
+    and observation ``weights [B, R, K]`` (bootstrap counts times the observed mask);
+    ``init`` (leaves ``[K]``, shared) is the one start of every fit when given."""
+
+    def one(y, w):
+        return joint_fit_arrays(
+            amounts,
+            y,
+            w,
+            delta,
+            prior,
+            law_name=law_name,
+            strategy=strategy,
+            polish=polish,
+            max_steps=max_steps,
+            diagnose=diagnose,
+            init=init,
+        )
+
+    return jax.vmap(one)(losses, weights)

@@ -1,0 +1,57 @@
+"""The registry of law families: the built-in laws, listed explicitly, plus any a user
+registers. Combinations (``ensemble(a+b)``) of registered laws are built on first use."""
+
+from __future__ import annotations
+
+from jaxmix.laws.base import Law
+from jaxmix.laws.broken import BROKEN
+from jaxmix.laws.ensemble import ensemble_law, is_ensemble, member_names
+from jaxmix.laws.interference import INTERFERENCE
+from jaxmix.laws.mixing import MIXING_LAW
+from jaxmix.laws.pairwise import PAIRWISE
+from jaxmix.laws.transfer import TRANSFER
+
+BUILTIN_LAWS: tuple[Law, ...] = (TRANSFER, PAIRWISE, INTERFERENCE, MIXING_LAW, BROKEN)
+
+_REGISTRY: dict[str, Law] = {law.name: law for law in BUILTIN_LAWS}
+
+
+def register(law: Law) -> Law:
+    """Add a law family to the registry under ``law.name``; returns it."""
+    _REGISTRY[law.name] = law
+    return law
+
+
+def ensure_registered(name: str) -> None:
+    """Register the combination ``name`` (``ensemble(a+b)``) when it is not yet."""
+    if is_ensemble(name) and name not in _REGISTRY:
+        register(ensemble_law(name, [get_law(m) for m in member_names(name)]))
+
+
+def get_law(name: str) -> Law:
+    """Look up a registered law by name.
+
+    >>> get_law("transfer").param_names
+    ('C', 'k', 'alpha', 'beta', 'E')
+    """
+    if name not in _REGISTRY and name.startswith("ensemble("):
+        ensure_registered(name)  # a combination of registered laws, built on first use
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown law {name!r} (known: {known})") from None
+
+
+def available_laws() -> tuple[str, ...]:
+    """Names of the registered law families.
+
+    >>> available_laws()
+    ('broken', 'interference', 'mixing_law', 'pairwise', 'transfer')
+    """
+    return tuple(sorted(n for n in _REGISTRY if "(" not in n))
+
+
+def registered_laws() -> tuple[Law, ...]:
+    """Every registered law, combinations built so far included."""
+    return tuple(_REGISTRY.values())

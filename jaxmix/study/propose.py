@@ -1,0 +1,144 @@
+"""``next``: the runs to train next, at the budget, where the fit is least sure.
+
+The pilots are small; the recommendation is made at a budget they never reached. The
+cheapest test of it is to train it, and the most informative extra runs sit along the
+direction in which the recommendation itself is least certain. That direction comes from
+a bootstrap of the pilots (:func:`jaxmix.study.sweeps.replicates`): the principal axes of the
+replicates' optimal weights. Proposed runs, at the full budget:
+
+1. the current recommendation;
+2. the recommendation moved by ``+/- spread`` along the first axis, then the second, ...
+
+where ``spread`` is twice the axis' bootstrap standard deviation, clipped to
+``[min_step, max_step]`` (and shrunk to stay inside the weight bounds).
+Train them, fill in the ``loss:`` columns, append them to the pilots, then ``fit`` and
+``optimize`` again: the law is now anchored at the budget.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from jaxmix.io.pilots import PilotTable, whole_amounts
+from jaxmix.status import InputError
+from jaxmix.study.sweeps import replicates
+
+MIN_STEP = 0.08  # smallest move (Euclidean, in weight units) along an uncertain axis
+MAX_STEP = 0.2  # largest: beyond it a run says little about the neighbourhood of the optimum
+
+
+class Proposal(NamedTuple):
+    """Runs to train next.
+
+    Attributes:
+      table: a :class:`PilotTable` of the runs, every loss empty (NaN).
+      weights: ``[R, K]`` their mixtures (each run's amounts are ``weights * budget``).
+      reasons: R one-line explanations.
+      spread: ``[A]`` bootstrap standard deviation of the recommendation along each axis.
+    """
+
+    table: PilotTable
+    weights: np.ndarray
+    reasons: tuple
+    spread: np.ndarray
+
+
+def _axes(weights: np.ndarray):
+    """Principal axes ``[A, K]`` (zero-sum) and standard deviations ``[A]`` of replicate
+    weights ``[B, K]``, largest first."""
+    ok = weights[np.all(np.isfinite(weights), axis=1)]
+    if len(ok) < 2:
+        return np.zeros((0, weights.shape[1])), np.zeros(0)
+    cov = np.cov(ok, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][: weights.shape[1] - 1]  # K - 1 directions on the simplex
+    axes = vecs[:, order].T
+    axes -= axes.mean(axis=1, keepdims=True)
+    axes /= np.maximum(np.linalg.norm(axes, axis=1, keepdims=True), 1e-12)
+    return axes, np.sqrt(np.maximum(vals[order], 0.0))
+
+
+def _move(w0, axis, step, lower, upper):
+    """``w0 + t * axis`` with ``t`` shrunk from ``step`` until inside the bounds."""
+    t = step
+    for _ in range(60):
+        w = w0 + t * axis
+        if np.all(w >= lower - 1e-12) and np.all(w <= upper + 1e-12):
+            return np.clip(w, lower, upper), t
+        t *= 0.8
+    return w0, 0.0
+
+
+def propose(
+    table: PilotTable,
+    budget: float,
+    runs: int = 3,
+    law: str = "transfer",
+    resamples: int = 64,
+    seed: int = 0,
+    min_step: float = MIN_STEP,
+    max_step: float = MAX_STEP,
+    **optimize_kw,
+) -> Proposal:
+    """Propose ``runs`` runs at ``budget``: the recommendation, then pairs along the axes
+    in which the bootstrap recommendation varies most.
+
+    >>> from jaxmix import example_pilots, read_pilots
+    >>> p = propose(read_pilots(example_pilots()), 720, runs=1, resamples=8)
+    >>> p.table.runs, float(p.table.amounts.sum())
+    (('next1',), 720.0)
+    """
+    if runs < 1:
+        raise InputError(f"--runs must be >= 1, got {runs}")
+    if not (np.isfinite(budget) and budget > 0):
+        raise InputError(f"--budget must be a positive number, got {budget}")
+    reps = replicates(table, budget, resamples, seed, law, **optimize_kw)
+    mix = reps.mixture
+    w0 = np.asarray(mix.weights, float)
+    axes, spread = _axes(reps.weights)
+    weights = [w0]
+    reasons = [f"the recommendation at budget {budget:g} ({law} law)"]
+    a = 0
+    while len(weights) < runs:
+        axis = axes[a % len(axes)] if len(axes) else np.eye(len(w0))[0] - 1.0 / len(w0)
+        sd = spread[a % len(axes)] if len(axes) else 0.0
+        step = float(np.clip(2.0 * sd, min_step, max_step)) * (1 + a // max(len(axes), 1))
+        for sign in (+1.0, -1.0):
+            if len(weights) == runs:
+                break
+            w, t = _move(w0, sign * axis, step, mix.lower, mix.upper)
+            if t == 0.0:
+                continue
+            direction = ", ".join(
+                f"{d} {x:+.3f}" for d, x in zip(table.domains, w - w0) if abs(x) >= 5e-4
+            )
+            reasons.append(
+                f"moved along uncertain axis {a % max(len(axes), 1) + 1} "
+                f"(bootstrap sd {sd:.3f}): {direction}"
+            )
+            weights.append(w)
+        a += 1
+        if a > 4 * len(w0):
+            break
+    weights = np.array(weights)
+    integral = bool(np.all(np.mod(table.amounts, 1) == 0)) and float(budget).is_integer()
+    amounts = np.array(
+        [whole_amounts(w, budget) if integral else w * budget for w in weights], float
+    )
+    names, i = [], 0
+    while len(names) < len(weights):  # ids not already in the pilots (loops append)
+        i += 1
+        if f"next{i}" not in table.runs:
+            names.append(f"next{i}")
+    names = tuple(names)
+    empty = {name: np.full(len(names), np.nan) for name in table.losses}
+    out = PilotTable(
+        domains=table.domains,
+        runs=names,
+        amounts=amounts,
+        losses=empty,
+        seeds=None if table.seeds is None else np.zeros(len(names), np.int64),
+    )
+    return Proposal(out, weights, tuple(reasons), spread)
