@@ -93,8 +93,8 @@ def test_optimizer_certified_and_matches_scipy(law):
 
 
 def test_frank_wolfe_gap_detects_a_suboptimal_mixture():
-    from jaxmix.optimization.api import objective_terms
     from jaxmix.optimization.exact import frank_wolfe_gap
+    from jaxmix.optimization.solve import objective_terms
 
     fit = jaxmix.from_params(random_pairwise(np.random.default_rng(4), DOMAINS), law="pairwise")
     law = jaxmix.get_law("pairwise")

@@ -14,7 +14,7 @@ from helpers import RANDOM_LAWS, assert_on_simplex
 import jaxmix
 from jaxmix.laws.registry import available_laws
 from jaxmix.laws.repetition import effective_amounts
-from jaxmix.optimization.api import convex_problem, objective_terms
+from jaxmix.optimization.solve import convex_problem, objective_terms
 
 DOMAINS = ("a", "b", "c")
 UNIQUE = np.array([0.3, 1.0, np.inf])  # a and b repeat at the budgets below

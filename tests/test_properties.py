@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jaxmix
-from jaxmix.optimization.api import solve
+from jaxmix.optimization.solve import solve
 
 K = 3
 DOMAINS = ("a", "b", "c")

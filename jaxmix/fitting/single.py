@@ -18,7 +18,8 @@ from jaxmix.fitting.checks import (
 )
 from jaxmix.fitting.extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix.fitting.identify import describe, identifiability_by_name
-from jaxmix.fitting.joint import AT_BOUND_Z, HUBER_K, MAD_SIGMA, STRATEGIES, fit_many, log_scale
+from jaxmix.fitting.joint import AT_BOUND_Z, STRATEGIES, fit_many
+from jaxmix.fitting.objective import HUBER_K, MAD_SIGMA, log_scale
 from jaxmix.fitting.reference import reference_fit_arrays
 from jaxmix.fitting.result import FitResult, predict
 from jaxmix.io.pilots import PilotTable

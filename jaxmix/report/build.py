@@ -16,7 +16,8 @@ from jaxmix.fitting.checks import base_amounts
 from jaxmix.fitting.result import FitResult, predict
 from jaxmix.io.atomic import write_atomic
 from jaxmix.io.pilots import PilotTable
-from jaxmix.optimization.api import Mixture, constraints
+from jaxmix.optimization.api import Mixture
+from jaxmix.optimization.constraints import constraints
 from jaxmix.status import InputError
 
 BOOTSTRAP_DEFAULT = 64  # resamples in a report: a picture of the spread, quick on a CPU

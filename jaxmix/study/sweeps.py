@@ -13,21 +13,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix.fitting.joint import fit_many, log_scale
+from jaxmix.fitting.joint import fit_many
+from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import fit_joint
 from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import flat_field_names
 from jaxmix.laws.registry import get_law
-from jaxmix.optimization.api import (
-    constraints,
-    importance_weights,
-    needs_caps,
-    optimize,
-    per_domain,
-    select,
-    solve,
-)
+from jaxmix.optimization.api import optimize
+from jaxmix.optimization.constraints import constraints, importance_weights, needs_caps, per_domain
+from jaxmix.optimization.solve import select, solve
 from jaxmix.status import InputError
 from jaxmix.study.batch import map_batched
 

@@ -1,0 +1,213 @@
+"""``jaxmix fit``, ``optimize``, ``run`` (fit, optimize and report in one step) and
+``export`` (a mixture for a fine-tuning framework)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jaxmix.cli.common import (
+    add_constraints,
+    add_fit_options,
+    add_repetition,
+    check_output,
+    collect_pairs,
+    fit_pilots,
+    optimize_kwargs,
+    pair_type,
+    progress_printer,
+    say,
+    table_out,
+    warn,
+)
+from jaxmix.cli.report import check_report_folder, report_to_folder
+
+
+def add_fit_parser(sub) -> None:
+    """``jaxmix fit``: fit the loss model to pilot results"""
+    p = sub.add_parser("fit", help="fit the loss model to pilot results")
+    p.add_argument("pilots", help="pilot table (CSV or JSON)")
+    add_fit_options(p)
+    p.add_argument("-o", "--output", required=True, help="fit JSON to write")
+
+
+def add_optimize_parser(sub) -> None:
+    """``jaxmix optimize``: optimal mixture for a budget from a fit"""
+    p = sub.add_parser("optimize", help="optimal mixture for a budget from a fit")
+    p.add_argument("fit", help="fit JSON (from `jaxmix fit` or written by hand)")
+    p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
+    add_constraints(p)
+    add_repetition(p)
+    p.add_argument(
+        "-o", "--output", help="mixture JSON to write; stdout when absent (the table: stderr)"
+    )
+
+
+def add_run_parser(sub) -> None:
+    """``jaxmix run``: fit, optimize and report in one step"""
+    p = sub.add_parser("run", help="fit, optimize and report in one step")
+    p.add_argument("pilots", nargs="?", help="pilot table; default: the shipped example")
+    p.add_argument("--budget", type=float, help="total amount N (default: 5x the base pilot run)")
+    add_fit_options(p)
+    add_constraints(p)
+    add_repetition(p)
+    p.add_argument("-o", "--output", help="mixture JSON to write")
+    p.add_argument("--fit-output", help="fit JSON to write")
+    p.add_argument("--report", metavar="DIR", help="also write PNG plots and index.html here")
+    g = p.add_argument_group("uncertainty (joint fit only)")
+    g.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="B",
+        help="resample the pilot runs B times, refit and re-optimize",
+    )
+    g.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    g.add_argument(
+        "--baseline",
+        action="append",
+        type=pair_type("--baseline"),
+        metavar="D=W",
+        help="compare with this mixture instead of uniform (repeat per domain)",
+    )
+
+
+def add_export_parser(sub) -> None:
+    """``jaxmix export``: write a mixture for a fine-tuning framework"""
+    p = sub.add_parser("export", help="write a mixture for a fine-tuning framework")
+    p.add_argument("mixture", help="mixture JSON (from optimize or run)")
+    p.add_argument(
+        "--to", required=True, choices=("counts", "hf", "llama-factory", "open-instruct")
+    )
+    p.add_argument(
+        "--available",
+        action="append",
+        type=pair_type("--available"),
+        metavar="D=V",
+        help="amount of a domain's data that exists (counts: epochs per domain)",
+    )
+    p.add_argument("-o", "--output", help="file to write; stdout when absent")
+
+
+def cmd_fit(args) -> None:
+    from jaxmix.io.fitfile import write_fit
+    from jaxmix.report.text import format_fit
+
+    check_output(args.output)
+    _, result = fit_pilots(args)
+    write_fit(result, args.output)
+    warn(args, result.warnings)
+    say(args, format_fit(result))
+
+
+def cmd_optimize(args) -> None:
+    from jaxmix.io.fitfile import read_fit
+    from jaxmix.io.mixturefile import mixture_json, write_mixture
+    from jaxmix.optimization.api import optimize
+    from jaxmix.report.text import format_mixture
+
+    check_output(args.output)
+    result = read_fit(args.fit)
+    mix = optimize(
+        result,
+        args.budget,
+        repetition=args.repetition,
+        r_star=args.r_star,
+        **optimize_kwargs(args),
+    )
+    if args.output:
+        write_mixture(mix, args.output)
+    else:
+        sys.stdout.write(mixture_json(mix))
+    warn(args, mix.warnings)
+    table_out(args, format_mixture(mix))
+
+
+def cmd_run(args) -> None:
+    from jaxmix.io.examples import example_pilots
+    from jaxmix.io.fitfile import write_fit
+    from jaxmix.io.mixturefile import write_mixture
+    from jaxmix.optimization.api import optimize
+    from jaxmix.report.text import format_fit, format_intervals, format_mixture
+    from jaxmix.status import InputError
+
+    check_output(args.output)
+    check_output(args.fit_output)
+    if args.report:
+        check_report_folder(args.report)
+    if args.pilots is None:
+        args.pilots = example_pilots()
+        say(args, f"pilots: the shipped example {args.pilots}")
+    table, result = fit_pilots(args)
+    budget = args.budget
+    if budget is None:
+        from jaxmix.fitting.checks import base_amounts
+
+        budget = 5.0 * float(base_amounts(table).sum())
+        say(args, f"budget: {budget:g} (5x the base pilot run; set it with --budget)")
+    extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
+    if args.bootstrap:
+        from jaxmix.fitting.combined import refit_law
+        from jaxmix.study.sweeps import bootstrap
+
+        if result.method != "joint":
+            raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+        if args.repetition:
+            raise InputError("--bootstrap does not support --repetition yet")
+        study, mix, _ = bootstrap(
+            table,
+            budget,
+            args.bootstrap,
+            level=args.level,
+            baseline=collect_pairs(args.baseline, "--baseline"),
+            progress=progress_printer(args),
+            law=refit_law(result),
+            fit=result if refit_law(result) == result.law else None,
+            **optimize_kwargs(args),
+        )
+        if refit_law(result) != result.law:
+            # The intervals come from the combination's largest member; the mixture and the
+            # decision from the combination itself.
+            study["bootstrap"] = {**study.get("bootstrap", {}), "law": refit_law(result)}
+            mix = optimize(result, budget, **optimize_kwargs(args))
+        extra.update(study)
+    else:
+        mix = optimize(
+            result, budget, repetition=args.repetition, r_star=args.r_star, **optimize_kwargs(args)
+        )
+    if args.fit_output:
+        write_fit(result, args.fit_output)
+    if args.output:
+        write_mixture(mix, args.output, extra)
+    warn(args, result.warnings + mix.warnings)
+    say(args, format_fit(result) + "\n\n" + format_mixture(mix))
+    if args.bootstrap:
+        say(args, format_intervals(extra, mix.domains))
+    if args.report:
+        report_to_folder(args, table, result, mix, extra if args.bootstrap else None)
+
+
+def cmd_export(args) -> None:
+    import json
+
+    from jaxmix.io.atomic import write_atomic
+    from jaxmix.io.export import export_text, read_mixture
+    from jaxmix.status import InputError
+
+    check_output(args.output)
+    try:
+        data = json.loads(Path(args.mixture).read_text(encoding="utf-8-sig"))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", args.mixture) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"not a JSON mixture file ({err})", args.mixture) from None
+    domains, weights, budget = read_mixture(data, args.mixture)
+    available = collect_pairs(args.available, "--available")
+    for d in available or {}:
+        if d not in domains:
+            raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
+    text = export_text(args.to, domains, weights, budget, available)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
