@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jaxmix  # noqa: E402
 from benchmarks import scipy_reference  # noqa: E402
-from jaxmix.fitting.joint import joint_fit_arrays  # noqa: E402
+from jaxmix.fitting.joint import fit_many, joint_fit_arrays  # noqa: E402
 from jaxmix.study.batch import map_batched  # noqa: E402
-from jaxmix.study.sweeps import fit_many, solve_many  # noqa: E402
+from jaxmix.study.sweeps import solve_many  # noqa: E402
 
 NOISE = 2e-3
 

@@ -14,12 +14,12 @@ budget that minimizes predicted validation loss (Li, Liu and Xing, ICML 2025).
 from jaxmix.fitting.api import fit as fit
 from jaxmix.fitting.combined import fit_combined as fit_combined
 from jaxmix.fitting.joint import joint_fit_arrays as joint_fit_arrays
+from jaxmix.fitting.reference import fit_reference as fit_reference
 from jaxmix.fitting.reference import reference_fit_arrays as reference_fit_arrays
 from jaxmix.fitting.result import FitResult as FitResult
 from jaxmix.fitting.result import from_params as from_params
 from jaxmix.fitting.result import predict as predict
 from jaxmix.fitting.single import fit_joint as fit_joint
-from jaxmix.fitting.single import fit_reference as fit_reference
 from jaxmix.io.examples import example_pilots as example_pilots
 from jaxmix.io.fitfile import read_fit as read_fit
 from jaxmix.io.fitfile import write_fit as write_fit
@@ -44,9 +44,9 @@ from jaxmix.optimization.recommend import recommend as recommend
 from jaxmix.optimization.solve import solve as solve
 from jaxmix.status import InputError as InputError
 from jaxmix.status import Status as Status
+from jaxmix.study.bootstrap import bootstrap as bootstrap
 from jaxmix.study.propose import Proposal as Proposal
 from jaxmix.study.propose import propose as propose
-from jaxmix.study.sweeps import bootstrap as bootstrap
 from jaxmix.study.sweeps import pareto as pareto
 from jaxmix.study.sweeps import sweep_budgets as sweep_budgets
 from jaxmix.study.validate import Validation as Validation

@@ -1,7 +1,8 @@
 """Status codes returned by compiled solvers, and the error type of the Python wrappers.
 
 Compiled and vmapped code never raises: it returns an ``int32`` status per problem (or per
-restart). The thin wrappers in ``_api.py`` turn a bad status into a warning or an error.
+restart). The Python wrappers (``fit``, ``optimize``) turn a bad status into a warning or
+an error.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ WORKER = textwrap.dedent("""
                                    initialization_timeout=60)
         assert jax.process_count() == nproc and jax.device_count() == nproc
     from helpers import synthetic_table
-    from jaxmix.study.sweeps import replicates
+    from jaxmix.study.bootstrap import replicates
     table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-3, seed=1)
     rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2)  # two chunks, one padded
     leaves = [np.asarray(x) for x in jax.tree.leaves(rep.params)]
@@ -36,7 +36,7 @@ def _one_process() -> dict:
     """The worker's bootstrap, run in this process (one device), keyed as its npz file."""
     from helpers import synthetic_table
 
-    from jaxmix.study.sweeps import replicates
+    from jaxmix.study.bootstrap import replicates
 
     table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-3, seed=1)
     rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2)

@@ -10,7 +10,9 @@ from helpers import TRUE3, assert_on_simplex, random_law, synthetic_table
 
 import jaxmix
 from jaxmix.cli.main import main
-from jaxmix.study.sweeps import bootstrap, fit_many, pareto, solve_many, sweep_budgets
+from jaxmix.fitting.joint import fit_many
+from jaxmix.study.bootstrap import bootstrap
+from jaxmix.study.sweeps import pareto, solve_many, sweep_budgets
 
 N_BOOT = 64  # one shape for every bootstrap below: compiled once
 

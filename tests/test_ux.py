@@ -112,17 +112,17 @@ def test_fit_then_optimize_says_what_run_says(capsys, tmp_path):
 def test_run_bootstrap_keeps_the_strategy_and_the_extrapolation_check(
     capsys, tmp_path, monkeypatch
 ):
-    import jaxmix.study.sweeps
+    import jaxmix.study.bootstrap
 
     pilots = _bent_pilots(tmp_path / "pilots.csv")
     strategies = []
-    fit_many = jaxmix.study.sweeps.fit_many
+    fit_many = jaxmix.study.bootstrap.fit_many
 
     def spy(*a, **kw):
         strategies.append(kw.get("strategy"))
         return fit_many(*a, **kw)
 
-    monkeypatch.setattr(jaxmix.study.sweeps, "fit_many", spy)
+    monkeypatch.setattr(jaxmix.study.bootstrap, "fit_many", spy)
     out = tmp_path / "boot.json"
     code, _, err = run(
         capsys, "run", pilots, "--budget", 10, "--bootstrap", 4, "--strategy", "vmap", "-o", out

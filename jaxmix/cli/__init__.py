@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``jaxmix`` command: one module per group of commands, ``main`` in :mod:`.main`."""

@@ -129,7 +129,6 @@ def cmd_run(args) -> None:
     from jaxmix.io.mixturefile import write_mixture
     from jaxmix.optimization.api import optimize
     from jaxmix.report.text import format_fit, format_intervals, format_mixture
-    from jaxmix.status import InputError
 
     check_output(args.output)
     check_output(args.fit_output)
@@ -147,30 +146,7 @@ def cmd_run(args) -> None:
         say(args, f"budget: {budget:g} (5x the base pilot run; set it with --budget)")
     extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
     if args.bootstrap:
-        from jaxmix.fitting.combined import refit_law
-        from jaxmix.study.sweeps import bootstrap
-
-        if result.method != "joint":
-            raise InputError("--bootstrap needs per-domain losses (the joint fit)")
-        if args.repetition:
-            raise InputError("--bootstrap does not support --repetition yet")
-        study, mix, _ = bootstrap(
-            table,
-            budget,
-            args.bootstrap,
-            level=args.level,
-            baseline=collect_pairs(args.baseline, "--baseline"),
-            progress=progress_printer(args),
-            law=refit_law(result),
-            fit=result if refit_law(result) == result.law else None,
-            **optimize_kwargs(args),
-        )
-        if refit_law(result) != result.law:
-            # The intervals come from the combination's largest member; the mixture and the
-            # decision from the combination itself.
-            study["bootstrap"] = {**study.get("bootstrap", {}), "law": refit_law(result)}
-            mix = optimize(result, budget, **optimize_kwargs(args))
-        extra.update(study)
+        mix = _bootstrapped(args, table, result, budget, extra)
     else:
         mix = optimize(
             result, budget, repetition=args.repetition, r_star=args.r_star, **optimize_kwargs(args)
@@ -185,6 +161,37 @@ def cmd_run(args) -> None:
         say(args, format_intervals(extra, mix.domains))
     if args.report:
         report_to_folder(args, table, result, mix, extra if args.bootstrap else None)
+
+
+def _bootstrapped(args, table, result, budget, extra: dict):
+    """``run --bootstrap``: the mixture, with the intervals added to ``extra``."""
+    from jaxmix.fitting.combined import refit_law
+    from jaxmix.optimization.api import optimize
+    from jaxmix.status import InputError
+    from jaxmix.study.bootstrap import bootstrap
+
+    if result.method != "joint":
+        raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+    if args.repetition:
+        raise InputError("--bootstrap does not support --repetition yet")
+    study, mix, _ = bootstrap(
+        table,
+        budget,
+        args.bootstrap,
+        level=args.level,
+        baseline=collect_pairs(args.baseline, "--baseline"),
+        progress=progress_printer(args),
+        law=refit_law(result),
+        fit=result if refit_law(result) == result.law else None,
+        **optimize_kwargs(args),
+    )
+    if refit_law(result) != result.law:
+        # The intervals come from the combination's largest member; the mixture and the
+        # decision from the combination itself.
+        study["bootstrap"] = {**study.get("bootstrap", {}), "law": refit_law(result)}
+        mix = optimize(result, budget, **optimize_kwargs(args))
+    extra.update(study)
+    return mix
 
 
 def cmd_export(args) -> None:

@@ -1,1 +1,1 @@
-"""fitting."""
+"""Pilots -> FitResult: checks, the joint and reference fits, stacking, the default fit."""

@@ -143,6 +143,60 @@ def joint_fit_arrays(
     [0, 0, 0]
     """
     law = get_law(law_name)
+    k = amounts.shape[1]
+    weights, mask, log_s, scaled, log_sy, ys, grid = _normalized(law, amounts, losses, mask)
+    residuals = _residuals_fn(law, scaled, ys, mask, k)
+    warm = None if init is None else shift_loss(law, law.unscale(init, -log_s), -log_sy)
+    starts, delta, given = _starts(residuals, grid, weights, mask, warm, delta, strategy, polish)
+    prior = jnp.broadcast_to(jnp.asarray(prior, amounts.dtype), (k,))
+    polish_all = _polisher(law, scaled, ys, weights, k, tol, max_steps, strategy)
+    st = _passes(polish_all, residuals, starts, delta, prior, given, mask, k, amounts.dtype)
+    return _final(law, st, scaled, ys, mask, log_s, log_sy, diagnose, k)
+
+
+def _starts(residuals, grid, weights, mask, warm, delta, strategy: str, polish: int):
+    """``(starts [S, K], delta [K], given [K])``: the starts to polish (the best ``polish``
+    grid points per domain, every grid point, or the one warm start) and the Huber threshold
+    (``given`` where positive, else from the residuals of the best start)."""
+    if warm is None:
+        order, best_res = _screen(residuals, grid, weights)
+    else:  # one start: the given parameters, in this fit's normalized units
+        best_res = residuals(warm)
+    k = mask.shape[1]
+    given = jnp.broadcast_to(jnp.asarray(delta, weights.dtype), (k,))
+    delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
+    if warm is not None:
+        starts = jax.tree.map(lambda x: x[None], warm)
+    elif strategy == "screen":
+        starts = jax.tree.map(lambda g: take_rows(g, order[:polish]), grid)
+    else:
+        starts = grid
+    return starts, delta, given
+
+
+def _final(law, st: Passes, scaled, ys, mask, log_s, log_sy, diagnose: bool, k: int) -> JointFit:
+    """The best polished start per domain, in the amounts' and losses' own units."""
+    delta, res = st.delta, st.result
+    final = _best_of(res)
+    params = final.params
+    z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
+    ident = identifiability(law, params, scaled, ys, mask) if diagnose else None
+    return JointFit(
+        params=law.unscale(shift_loss(law, params, log_sy), log_s),
+        objective=final.value,
+        status=final.status,
+        restart_objective=st.first_value,
+        restart_status=st.first_status,
+        identifiability=ident,
+        steps=final.steps,
+        delta=delta,
+        prior_z=z,
+    )
+
+
+def _normalized(law, amounts, losses, mask):
+    """``(weights, mask, log_s, scaled amounts, log_sy, scaled losses, starting grid)``:
+    amounts divided by their geometric mean, each domain's losses by theirs."""
     weights = jnp.asarray(mask, amounts.dtype)
     mask = weights > 0
     log_s = log_scale(amounts, jnp.any(mask, axis=1))
@@ -151,7 +205,10 @@ def joint_fit_arrays(
     log_sy = log_loss_scale(losses, mask) if law.loss_fields else jnp.zeros(k, amounts.dtype)
     ys = jnp.where(mask, losses / jnp.exp(log_sy), 1.0)
     grid = law.init_grid(scaled, ys, weights)  # leaves [G, K]
+    return weights, mask, log_s, scaled, log_sy, ys, grid
 
+
+def _residuals_fn(law, scaled, ys, mask, k: int):
     def residuals(params):  # [R, K] log residuals at a full parameter set
         def one(i):
             row = jax.tree.map(lambda x: x[i], params)
@@ -159,18 +216,23 @@ def joint_fit_arrays(
 
         return jax.vmap(one, out_axes=1)(jnp.arange(k))
 
-    if init is None:
-        # Screen the grid by the weighted sum of squares (no threshold needed yet).
-        res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
-        scores = jnp.sum(weights * res_grid**2, axis=1)
-        scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
-        order = jnp.argsort(scores, axis=0)  # [G, K]
-        best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
-    else:  # one start: the given parameters, in this fit's normalized units
-        warm = shift_loss(law, law.unscale(init, -log_s), -log_sy)
-        best_res = residuals(warm)
-    given = jnp.broadcast_to(jnp.asarray(delta, amounts.dtype), (k,))
-    delta = jnp.where(given > 0, given, robust_delta(best_res, mask))
+    return residuals
+
+
+def _screen(residuals, grid, weights):
+    """``(order [G, K], residuals [R, K] of the best grid point)``: the grid ranked per
+    domain by the weighted sum of squares (no threshold needed yet)."""
+    res_grid = jax.vmap(residuals)(grid)  # [G, R, K]
+    scores = jnp.sum(weights * res_grid**2, axis=1)
+    scores = jnp.where(jnp.isfinite(scores), scores, jnp.inf)  # [G, K]
+    order = jnp.argsort(scores, axis=0)  # [G, K]
+    best_res = jnp.take_along_axis(res_grid, order[0][None, None], axis=0)[0]  # [R, K]
+    return order, best_res
+
+
+def _polisher(law, scaled, ys, weights, k: int, tol, max_steps: int, strategy: str):
+    """``(starts [S, K], delta [K], prior [K]) -> MinimizeResult [S, K]``: the damped Newton
+    polish of every start and domain (vmapped, or one start after another for ``"map"``)."""
 
     def polish_one(row0, delta_i, prior_i, i):
         objective = domain_objective(law, scaled, ys, weights, delta_i, prior_i, i)
@@ -186,43 +248,41 @@ def joint_fit_arrays(
             refine=amplitude_refine(law, objective, row0),
         )
 
-    if init is not None:
-        starts = jax.tree.map(lambda x: x[None], warm)
-    elif strategy == "screen":
-        starts = jax.tree.map(lambda g: take_rows(g, order[:polish]), grid)
-    else:
-        starts = grid
-
     def solve(start, delta, prior):  # start leaves [K], delta, prior [K] -> rows [K]
         def one(i):
             return polish_one(jax.tree.map(lambda x: x[i], start), delta[i], prior[i], i)
 
         return jax.vmap(one)(jnp.arange(k))
 
-    prior = jnp.broadcast_to(jnp.asarray(prior, amounts.dtype), (k,))
-
     def polish_all(cands, d, p):  # leaves [S, K] -> MinimizeResult with leaves [S, K]
         if strategy == "map":
             return jax.lax.map(lambda st: solve(st, d, p), cands)
         return jax.vmap(lambda st: solve(st, d, p))(cands)
 
-    def best_of(res):  # MinimizeResult [S, K] -> the best start per domain, [K]
-        obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
-        best = jnp.argmin(obj, axis=0)
-        return jax.tree.map(lambda x: take_rows(x, best[None])[0], res)
+    return polish_all
 
-    # Pass 0 polishes the starts with the threshold of the best grid point. That threshold
-    # overstates the noise (it holds the misfit of a coarse grid), and an overstated noise
-    # lets the prior pull identified parameters, so later passes re-estimate it from the
-    # best fit's residuals and polish every candidate again, where it fell by half or
-    # more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
-    # every identified parameter exactly, so that polish drops the prior: the exact fit is
-    # then a finite minimizer, and no prior biases it. Passes run while some domain's
-    # threshold still falls by half, up to RESCALE_PASSES after the first; every pass is
-    # the same loop body, so the Newton solve is traced and compiled once.
+
+def _best_of(res):  # MinimizeResult [S, K] -> the best start per domain, [K]
+    obj = jnp.where(jnp.isfinite(res.value), res.value, jnp.inf)
+    best = jnp.argmin(obj, axis=0)
+    return jax.tree.map(lambda x: take_rows(x, best[None])[0], res)
+
+
+# Pass 0 polishes the starts with the threshold of the best grid point. That threshold
+# overstates the noise (it holds the misfit of a coarse grid), and an overstated noise
+# lets the prior pull identified parameters, so later passes re-estimate it from the
+# best fit's residuals and polish every candidate again, where it fell by half or
+# more. Pilots fitted to within 0.01% (a residual scale below EXACT_SCALE) determine
+# every identified parameter exactly, so that polish drops the prior: the exact fit is
+# then a finite minimizer, and no prior biases it. Passes run while some domain's
+# threshold still falls by half, up to RESCALE_PASSES after the first; every pass is
+# the same loop body, so the Newton solve is traced and compiled once.
+def _passes(polish_all, residuals, starts, delta, prior, given, mask, k: int, dtype) -> Passes:
+    """The polish passes (see above), in one ``while_loop``; the final :class:`Passes`."""
+
     def plan_next(st: Passes, out) -> Passes:
         """The next pass's threshold and prior per domain, from ``out``'s best fit."""
-        fitted = residuals(best_of(out).params)
+        fitted = residuals(_best_of(out).params)
         scale = robust_delta(fitted, mask, floor=0.0) / (HUBER_K * MAD_SIGMA)
         exact = scale < EXACT_SCALE
         d = jnp.where(exact, EXACT_DELTA, robust_delta(fitted, mask))
@@ -259,27 +319,11 @@ def joint_fit_arrays(
         return (st.done == 0) | jnp.any(st.redo)
 
     shape = jax.tree.leaves(starts)[0].shape  # [S, K]
-    zero, izero = jnp.zeros(shape, amounts.dtype), jnp.zeros(shape, jnp.int32)
+    zero, izero = jnp.zeros(shape, dtype), jnp.zeros(shape, jnp.int32)
     init = MinimizeResult(starts, zero, zero, izero, izero)
     ones = jnp.ones(k, bool)
     st = Passes(init, delta, prior, ~ones, ones, jnp.asarray(0, jnp.int32), zero, izero)
-    st = jax.lax.while_loop(more, one_pass, st)
-    delta, res = st.delta, st.result
-    final = best_of(res)
-    params = final.params
-    z = jax.vmap(lambda i: prior_z(law, jax.tree.map(lambda x: x[i], params)))(jnp.arange(k))
-    ident = identifiability(law, params, scaled, ys, mask) if diagnose else None
-    return JointFit(
-        params=law.unscale(shift_loss(law, params, log_sy), log_s),
-        objective=final.value,
-        status=final.status,
-        restart_objective=st.first_value,
-        restart_status=st.first_status,
-        identifiability=ident,
-        steps=final.steps,
-        delta=delta,
-        prior_z=z,
-    )
+    return jax.lax.while_loop(more, one_pass, st)
 
 
 @functools.partial(

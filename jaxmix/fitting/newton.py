@@ -110,11 +110,41 @@ def minimize(
     value_grad_hess = lambda v: (f(v), jax.grad(f)(v), curvature(v))  # noqa: E731
     eye = jnp.eye(flat0.shape[0], dtype=flat0.dtype)
     eps = jnp.finfo(flat0.dtype).eps
-    cauchy = rtol > 0
-    loose = jnp.sqrt(rtol)
 
     def cond(c: NewtonState):
         return (c.step < max_steps) & ~c.done
+
+    body = _damped_step(value_grad_hess, eye, eps, gtol, rtol, xtol, max_reject, refine)
+
+    # The first iteration takes the zero step from x0 (f = inf accepts it), so the
+    # objective's derivatives are traced once, inside the loop.
+    c = jax.lax.while_loop(cond, body, _start(flat0, eye))
+    gnorm = jnp.linalg.norm(c.g)
+    return MinimizeResult(unravel(c.x), c.f, gnorm, c.step, _status(c, gnorm))
+
+
+def _start(flat0, eye) -> NewtonState:
+    """The loop state before the first iteration (its value inf accepts the zero step)."""
+    inf = jnp.asarray(jnp.inf, flat0.dtype)
+    return NewtonState(
+        x=flat0,
+        f=inf,
+        g=jnp.zeros_like(flat0),
+        h=jnp.zeros_like(eye),
+        mu=jnp.asarray(5e-3, flat0.dtype),
+        step=jnp.asarray(0, jnp.int32),
+        rejects=jnp.asarray(0, jnp.int32),
+        decrease=inf,
+        done=jnp.asarray(False),
+        stuck=jnp.asarray(False),
+    )
+
+
+def _damped_step(value_grad_hess, eye, eps, gtol, rtol, xtol, max_reject, refine):
+    """The loop body of :func:`minimize`: one damped Newton trial step, accepted or not,
+    and the stopping tests (traced inside the caller's loop)."""
+    cauchy = rtol > 0
+    loose = jnp.sqrt(rtol)
 
     def body(c: NewtonState) -> NewtonState:
         h = c.h + c.mu * (1.0 + jnp.abs(jnp.diag(c.h))) * eye
@@ -158,28 +188,15 @@ def minimize(
             x, f_acc, g_acc, h_acc, mu, c.step + 1, rejects, decrease, done, far | c.stuck
         )
 
-    # The first iteration takes the zero step from x0 (f = inf accepts it), so the
-    # objective's derivatives are traced once, inside the loop.
-    inf = jnp.asarray(jnp.inf, flat0.dtype)
-    c = NewtonState(
-        x=flat0,
-        f=inf,
-        g=jnp.zeros_like(flat0),
-        h=jnp.zeros_like(eye),
-        mu=jnp.asarray(5e-3, flat0.dtype),
-        step=jnp.asarray(0, jnp.int32),
-        rejects=jnp.asarray(0, jnp.int32),
-        decrease=inf,
-        done=jnp.asarray(False),
-        stuck=jnp.asarray(False),
-    )
-    c = jax.lax.while_loop(cond, body, c)
-    gnorm = jnp.linalg.norm(c.g)
-    status = jnp.where(
+    return body
+
+
+def _status(c: NewtonState, gnorm) -> jax.Array:
+    """``[]`` int32 :class:`Status` of the final loop state."""
+    return jnp.where(
         ~jnp.isfinite(c.f) | ~jnp.isfinite(gnorm),
         Status.NONFINITE,
         jnp.where(
             c.done, jnp.where(c.stuck, Status.STUCK, Status.SUCCESS), Status.MAX_STEPS
         ),
     ).astype(jnp.int32)
-    return MinimizeResult(unravel(c.x), c.f, gnorm, c.step, status)

@@ -4,6 +4,9 @@ Each domain is fitted on its five perturbation levels ``x [5]`` (others fixed at
 stage 1 fits (beta, A) of ``L(x) = C (x + A)^-beta + E`` to ratios of loss differences, which
 cancel C and E; stage 2 fixes beta and fits (C, k, alpha, E) under ``k N_o^alpha <= N_o``.
 Only ``A = k N_o^alpha`` is identified by this design, never k and alpha apart.
+
+:func:`reference_fit_arrays` runs the procedure on arrays; :func:`fit_reference` on a pilot
+table (its perturbation levels found, its input checks, warnings and diagnostics).
 """
 
 from __future__ import annotations
@@ -17,8 +20,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxmix import aot
+from jaxmix.fitting.checks import (
+    base_amounts,
+    check_amounts,
+    check_losses,
+    monotonicity_warnings,
+)
+from jaxmix.fitting.identify import describe, identifiability_by_name
 from jaxmix.fitting.newton import minimize
+from jaxmix.fitting.objective import log_scale
+from jaxmix.fitting.result import FitResult, amount_range, predict, status_warnings
+from jaxmix.io.pilots import PilotTable
+from jaxmix.laws.registry import get_law
 from jaxmix.laws.transfer import TransferParams
+from jaxmix.status import InputError
 
 # Base pairs of level indices (0-based) and the 30 ordered pairs of distinct base pairs.
 BASE_PAIRS = np.array([(0, 2), (0, 3), (0, 4), (1, 3), (1, 4), (2, 4)])
@@ -157,3 +173,146 @@ def reference_fit_arrays(x, y, n_other, delta=1e-3, unit=1.0) -> ReferenceFit:
         return ReferenceFit(params, beta, a1 * s, obj1, obj2, dropped, jnp.maximum(st1, st2))
 
     return jax.vmap(one)(x, y, n_other)
+
+
+def _dtype():
+    return jnp.result_type(float)  # float64 when the caller enabled x64, else float32
+
+
+def _column(table: PilotTable, target: str) -> np.ndarray:
+    name = target[5:] if target.startswith("loss:") else target
+    if name not in table.losses:
+        raise InputError("no such loss column in the pilots", table.path, None, f"loss:{name}")
+    return table.losses[name]
+
+
+def _reference_levels(table: PilotTable, y: np.ndarray, base: np.ndarray):
+    """Per domain: the 5 levels of its own amount with the others at base, mean target."""
+    xs, ys, rows_used = [], [], []
+    for i, d in enumerate(table.domains):
+        others = np.delete(np.arange(len(table.domains)), i)
+        rows = np.where(np.all(table.amounts[:, others] == base[others], axis=1) & np.isfinite(y))[
+            0
+        ]
+        levels = np.unique(table.amounts[rows, i])
+        if len(levels) != 5:
+            raise InputError(
+                f"the reference fit needs 5 levels of n:{d} with every other domain at its base "
+                f"amount (the 1+4K design); found {len(levels)} with a value of the target",
+                table.path,
+                None,
+                f"n:{d}",
+            )
+        xs.append(levels)
+        ys.append([y[rows][table.amounts[rows, i] == v].mean() for v in levels])
+        rows_used.append(rows)
+    return np.asarray(xs), np.asarray(ys), rows_used
+
+
+def fit_reference(
+    table: PilotTable, target: str | None = None, delta: float = 1e-3, unit: float = 1.0
+) -> FitResult:
+    """The authors' two-stage fit, each domain on its five perturbation levels of ``target``
+    (``loss:<domain>`` per domain when None, or one aggregate column such as ``loss:total``).
+
+    The procedure depends on the unit of the amounts (see :func:`reference_fit_arrays`); it
+    runs on ``amounts / unit``: keep the authors' millions of tokens with ``unit=1e6`` for a
+    table in tokens. Parameters are returned for the table's own unit."""
+    spec = get_law("transfer")
+    base, k, y = _reference_inputs(table, target)
+    levels = [_reference_levels(table, y[:, i], base) for i in range(k)]
+    x = np.stack([lv[0][i] for i, lv in enumerate(levels)])
+    yy = np.stack([lv[1][i] for i, lv in enumerate(levels)])
+    n_other = np.array([base.sum() - base[i] for i in range(k)])
+    dt = _dtype()
+    if not (np.isfinite(unit) and unit > 0):
+        raise InputError(f"the reference unit must be a positive number, got {unit}")
+    out = aot.call(
+        reference_fit_arrays,
+        "reference_fit",
+        *(jnp.asarray(v, dt) for v in (x, yy, n_other, delta, unit)),
+    )
+    result = FitResult(
+        law="transfer",
+        domains=table.domains,
+        params=out.params,
+        method="reference",
+        target=target or "loss:<domain>",
+        status=np.asarray(out.status),
+        objective=np.asarray(out.stage2_objective),
+        amount_range=amount_range(table),
+    )
+    pred = np.asarray(predict(result, table.amounts))
+    mask = np.zeros_like(y, dtype=bool)
+    for i, lv in enumerate(levels):
+        mask[lv[2][i], i] = True
+    ident = _used_identifiability(table, out, y, mask, spec.name)
+    report, ident_warn = describe(ident, out.params, table.domains)
+    dropped = np.asarray(out.dropped_terms)
+    warnings = monotonicity_warnings(table, np.where(mask, y, np.nan), base)
+    warnings += [
+        f"{d}: stage 1 skipped {int(n)} of 30 terms (a loss difference <= 0: noisy or "
+        "non-monotone pilots)"
+        for d, n in zip(table.domains, dropped)
+        if n > 0
+    ]
+    warnings += status_warnings(table.domains, out.status) + ident_warn
+    diagnostics = _reference_diagnostics(table, out, report, dropped, delta, unit)
+    return result._replace(
+        residuals=np.where(mask, pred / np.where(mask, y, 1.0) - 1.0, np.nan),
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+    )
+
+
+def _reference_inputs(table: PilotTable, target: str | None):
+    """``(base amounts [K], K, targets [R, K])`` after the reference procedure's checks."""
+    if np.any(table.amounts <= 0):
+        r, j = np.argwhere(table.amounts <= 0)[0]
+        raise InputError(
+            "the reference procedure needs every amount > 0 (it takes logs); use --method joint",
+            table.path,
+            table.rows[r] if table.rows else None,
+            f"n:{table.domains[j]}",
+        )
+    base = base_amounts(table)
+    k = len(table.domains)
+    if target is None:
+        for d in table.domains:
+            check_losses(table, _column(table, f"loss:{d}"), f"loss:{d}", 5)
+        y = table.domain_losses()
+    else:
+        col = _column(table, target)
+        check_losses(table, col, target if target.startswith("loss:") else f"loss:{target}", 5)
+        y = np.repeat(col[:, None], k, axis=1)
+    check_amounts(table)
+    return base, k, y
+
+
+def _used_identifiability(table: PilotTable, out, y, mask, law_name: str):
+    """Identifiability on the observations the reference fit used, in normalized units."""
+    dt = _dtype()
+    return aot.call(
+        identifiability_by_name,
+        "identifiability",
+        out.params,
+        jnp.asarray(table.amounts, dt),
+        jnp.asarray(np.where(mask, y, 1.0), dt),
+        jnp.asarray(mask),
+        jnp.asarray(float(log_scale(jnp.asarray(table.amounts))), dt),
+        law_name=law_name,
+    )
+
+
+def _reference_diagnostics(table: PilotTable, out, report, dropped, delta, unit) -> dict:
+    return {
+        "identifiability": report,
+        "stage1": {
+            d: {"beta": float(b), "A": float(a), "skipped_terms": int(n)}
+            for d, b, a, n in zip(
+                table.domains, np.asarray(out.stage1_beta), np.asarray(out.stage1_A), dropped
+            )
+        },
+        "huber_delta": delta,
+        "unit": unit,
+    }

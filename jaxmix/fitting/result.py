@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxmix.laws.base import natural_columns, natural_rows
 from jaxmix.laws.registry import get_law
+from jaxmix.status import Status
 
 
 class FitResult(NamedTuple):
@@ -104,3 +105,17 @@ def predict(fit: FitResult, amounts) -> jax.Array:
     pad = np.broadcast_to(fill, (size - rows, flat.shape[1]))
     out = predict_params(params, np.concatenate([flat, pad]), law_name=fit.law)[:rows]
     return out.reshape(amounts.shape)
+
+
+def status_warnings(domains, status) -> list[str]:
+    """One warning per domain whose solver did not succeed."""
+    return [
+        f"{d}: fit {Status.describe(s)}"
+        for d, s in zip(domains, np.asarray(status))
+        if int(s) != Status.SUCCESS
+    ]
+
+
+def amount_range(table) -> np.ndarray:
+    """``[K, 2]`` smallest and largest pilot amount of each domain."""
+    return np.stack([table.amounts.min(axis=0), table.amounts.max(axis=0)], axis=1)

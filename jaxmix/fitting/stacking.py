@@ -179,24 +179,8 @@ def combine(
     groups = proportion_groups(amounts) if groups is None else np.asarray(groups)
     held = cv_masks(groups, seed)
     seen = np.isfinite(y)
-    names, params, folds, oofs, statuses, skipped = [], [], [], [], [], {}
     k = amounts.shape[1]
-    for name in laws:
-        need = len(row_names(get_law(name), tuple(f"d{j}" for j in range(k)), 0))
-        counts = (seen[None] & ~held[:, :, None]).sum(axis=1)  # [F, K]
-        observed = seen.any(axis=0)
-        if np.any(counts[:, observed] < need):
-            skipped[name] = f"a fold leaves fewer than {need} runs for some domain"
-            continue
-        p, status, pred = fold_fits(amounts, y, name, held, delta)
-        oof = np.full(y.shape, np.nan)
-        for f, h in enumerate(held):
-            oof[h] = pred[1 + f][h]
-        names.append(name)
-        params.append(jax.tree.map(lambda x: x[0], p))
-        folds.append(jax.tree.map(lambda x: x[1:], p))
-        oofs.append(oof)
-        statuses.append(status)
+    names, params, folds, oofs, statuses, skipped = _fold_every_law(amounts, y, laws, held, delta)
     if not names:
         raise ValueError("no law can be cross-validated on these pilots (too few runs)")
     oof = np.stack(oofs)
@@ -226,6 +210,31 @@ def combine(
         skipped=skipped,
         diff_err=d_err,
     )
+
+
+def _fold_every_law(amounts, y, laws, held, delta):
+    """``(names, params, fold params, out-of-fold predictions, statuses, skipped)`` of the
+    laws that every fold leaves enough runs to fit."""
+    seen = np.isfinite(y)
+    names, params, folds, oofs, statuses, skipped = [], [], [], [], [], {}
+    k = amounts.shape[1]
+    for name in laws:
+        need = len(row_names(get_law(name), tuple(f"d{j}" for j in range(k)), 0))
+        counts = (seen[None] & ~held[:, :, None]).sum(axis=1)  # [F, K]
+        observed = seen.any(axis=0)
+        if np.any(counts[:, observed] < need):
+            skipped[name] = f"a fold leaves fewer than {need} runs for some domain"
+            continue
+        p, status, pred = fold_fits(amounts, y, name, held, delta)
+        oof = np.full(y.shape, np.nan)
+        for f, h in enumerate(held):
+            oof[h] = pred[1 + f][h]
+        names.append(name)
+        params.append(jax.tree.map(lambda x: x[0], p))
+        folds.append(jax.tree.map(lambda x: x[1:], p))
+        oofs.append(oof)
+        statuses.append(status)
+    return names, params, folds, oofs, statuses, skipped
 
 
 def _rel_error(pred, y) -> float:

@@ -85,6 +85,22 @@ def fit_from_dict(data, path=None) -> FitResult:
     params = data.get("params")
     if not isinstance(params, dict) or not params:
         raise InputError("missing or empty 'params' object", path, None, "params")
+    domains = _domains(data, params, path)
+    values = _natural_values(spec, params, domains, path)
+    fit = _with_pilot_info(from_params(values, law=law, domains=domains), data, domains)
+    diagnostics = _diagnostics(data.get("diagnostics"), law, domains, path)
+    warnings = data.get("warnings")
+    warnings = tuple(warnings) if all_str(warnings) else ()
+    return fit._replace(
+        method=data.get("method", "given"),
+        target=data.get("target"),
+        diagnostics=diagnostics,
+        warnings=warnings,
+    )
+
+
+def _domains(data, params, path):
+    """The checked ``domains`` list (default: the keys of ``params``)."""
     domains = data.get("domains", list(params))
     if (
         not isinstance(domains, list)
@@ -100,6 +116,11 @@ def fit_from_dict(data, path=None) -> FitResult:
     for d in params:
         if d not in domains:
             raise InputError(f"domain {d!r} is not in 'domains'", path, None, f"params.{d}")
+    return domains
+
+
+def _natural_values(spec, params, domains, path):
+    """``{domain: {name: float}}`` natural parameters, checked against the law."""
     values = {}
     for i, d in enumerate(domains):
         if not isinstance(params[d], dict):
@@ -116,7 +137,11 @@ def fit_from_dict(data, path=None) -> FitResult:
         if why:
             raise InputError(why, path, None, f"params.{d}")
         values[d] = row
-    fit = from_params(values, law=law, domains=domains)
+    return values
+
+
+def _with_pilot_info(fit, data, domains):
+    """The fit with the pilots' amount range and at-bound flags, where the file has them."""
     rng = data.get("pilot_amount_range")
     if isinstance(rng, dict) and all(d in rng for d in domains):
         try:
@@ -126,15 +151,7 @@ def fit_from_dict(data, path=None) -> FitResult:
     bounds = data.get("at_bound")
     if isinstance(bounds, dict) and all(isinstance(bounds.get(d), dict) for d in domains):
         fit = fit._replace(at_bound={d: dict(bounds[d]) for d in domains})
-    diagnostics = _diagnostics(data.get("diagnostics"), law, domains, path)
-    warnings = data.get("warnings")
-    warnings = tuple(warnings) if all_str(warnings) else ()
-    return fit._replace(
-        method=data.get("method", "given"),
-        target=data.get("target"),
-        diagnostics=diagnostics,
-        warnings=warnings,
-    )
+    return fit
 
 
 def _diagnostics(diag, law, domains, path) -> dict | None:

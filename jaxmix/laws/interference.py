@@ -12,7 +12,7 @@ a member. Both factors are log-convex in the weights (``-beta log D`` is convex 
 D; constants and ``exp`` of a linear map are log-convex), so their product — the objective —
 is convex on the simplex: the Frank-Wolfe gap certifies it. With repeated data the weights
 in the factor become proportions of effective amounts and convexity is lost (see
-``_repetition.py``). Row i has 5 + (K - 1) parameters.
+:mod:`jaxmix.laws.repetition`). Row i has 5 + (K - 1) parameters.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""optimization."""
+"""FitResult -> Mixture: the solver, its certificate, the decision on the safe mixture."""

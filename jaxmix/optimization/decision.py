@@ -160,12 +160,9 @@ def decide(
     k = amounts.shape[1]
     imp = np.ones(k) if importance is None else np.asarray(importance, float)
     uniform = np.full(k, 1.0 / k)
-    pilot, _ = best_pilot(amounts, y, imp, budget)
-    safe, kind = (pilot, "best pilot") if pilot is not None else (uniform, "uniform")
-    optimum = np.asarray(optimum, float)
-    if candidates is None:
-        candidates = np.stack([safe + t * (optimum - safe) for t in PATH[1:]])
-    candidates = np.asarray(candidates, float)
+    pilot, safe, kind, candidates = _safe_and_candidates(
+        amounts, y, imp, budget, optimum, candidates
+    )
     # One compiled evaluation: the safe mixture, the candidates, uniform, the best pilot.
     ref = safe if pilot is None else pilot
     pts = np.vstack([safe[None], candidates, uniform[None], ref[None]])
@@ -183,30 +180,14 @@ def decide(
         weights, index = candidates[j], j
     else:
         weights, index = safe, -1
-    if index < 0:
-        action = "keep"
-    elif candidates.shape[0] == len(PATH) - 1 and index < len(PATH) - 2:
-        action = "shrink"
-    else:
-        action = "move"
+    action = _action(index, candidates)
     # Against uniform and the best pilot: gain of the recommendation.
-    rec = 0 if index < 0 else index + 1
-    gu, su = gain_stats(f_full, f_folds, nc + 1, [rec])
-    if pilot is not None:
-        gb, sb = gain_stats(f_full, f_folds, nc + 2, [rec])
-        p_best, gain_best = _phi(gb[0] / sb[0]) if sb[0] > 0 else 0.5, gb[0]
-    else:
-        p_best, gain_best = float("nan"), float("nan")
-    p_unif = _phi(gu[0] / su[0]) if su[0] > 0 else 0.5  # the same mixture: a coin flip
+    gu, p_unif, gain_best, p_best = _against_references(f_full, f_folds, nc, index, pilot)
     p_safe = np.array([_phi(a / b) if b > 0 else float(a > 0) for a, b in zip(g, se)])
     cv = 100 * comb.combined_error
     line = _line(action, kind, g, se, j, index, candidates, z, cv)
     if few:
-        line = (
-            f"keep the {kind}: {comb.held.shape[0]} distinct pilot mixtures are too few to "
-            f"tell how certain the model's optimum is (predicted {100 * g[-1]:+.2f}%); run "
-            "`jaxmix next` for runs that would"
-        )
+        line = _too_few_line(kind, comb.held.shape[0], g)
     return Decision(
         action=action,
         weights=np.asarray(weights, float),
@@ -223,6 +204,51 @@ def decide(
         cv_error_pct=cv,
         line=line,
     )
+
+
+def _safe_and_candidates(amounts, y, imp, budget, optimum, candidates):
+    """``(best pilot or None, safe mixture, its kind, candidates [J, K])``; the default
+    candidates are the path from the safe mixture to ``optimum``."""
+    k = amounts.shape[1]
+    uniform = np.full(k, 1.0 / k)
+    pilot, _ = best_pilot(amounts, y, imp, budget)
+    safe, kind = (pilot, "best pilot") if pilot is not None else (uniform, "uniform")
+    optimum = np.asarray(optimum, float)
+    if candidates is None:
+        candidates = np.stack([safe + t * (optimum - safe) for t in PATH[1:]])
+    return pilot, safe, kind, np.asarray(candidates, float)
+
+
+def _too_few_line(kind: str, folds: int, g) -> str:
+    return (
+        f"keep the {kind}: {folds} distinct pilot mixtures are too few to "
+        f"tell how certain the model's optimum is (predicted {100 * g[-1]:+.2f}%); run "
+        "`jaxmix next` for runs that would"
+    )
+
+
+def _action(index: int, candidates) -> str:
+    """``"keep"`` (the safe mixture), ``"shrink"`` (part of the default path) or ``"move"``."""
+    if index < 0:
+        return "keep"
+    if candidates.shape[0] == len(PATH) - 1 and index < len(PATH) - 2:
+        return "shrink"
+    return "move"
+
+
+def _against_references(f_full, f_folds, nc: int, index: int, pilot):
+    """Gain of the recommendation (candidate ``index``, or the safe mixture when it is -1)
+    over uniform (point ``nc + 1``) and the best pilot (``nc + 2``): ``(gain vs uniform [1],
+    P(beats uniform), gain vs best pilot, P(beats best pilot))``."""
+    rec = 0 if index < 0 else index + 1
+    gu, su = gain_stats(f_full, f_folds, nc + 1, [rec])
+    if pilot is not None:
+        gb, sb = gain_stats(f_full, f_folds, nc + 2, [rec])
+        p_best, gain_best = _phi(gb[0] / sb[0]) if sb[0] > 0 else 0.5, gb[0]
+    else:
+        p_best, gain_best = float("nan"), float("nan")
+    p_unif = _phi(gu[0] / su[0]) if su[0] > 0 else 0.5  # the same mixture: a coin flip
+    return gu, p_unif, gain_best, p_best
 
 
 def _line(action, kind, g, se, j, index, candidates, z, cv) -> str:

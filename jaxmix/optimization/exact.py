@@ -60,6 +60,27 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
     d_upper = clean(marginals(fn, upper - inset))
     w_tol = eps * jnp.maximum(jnp.abs(upper), 1.0)
 
+    weights_at = _weights_at(slopes, d_lower, d_upper, lower, upper, inset, w_tol, max_iter)
+    w0, lam0, lam_lo, lam_hi, scale = _start(fn, lower, upper, d_lower, d_upper, eps, clean)
+    k = lower.shape[0]
+    excess = _excess(weights_at, slopes, lower, upper)
+
+    # At lam_lo every weight sits at its upper bound, at lam_hi at its lower bound. The
+    # multiplier's tolerance is relative to itself, not to that bracket: the bracket's ends
+    # are marginals near the bounds, which can be orders of magnitude larger than the root.
+    lam, lo, hi, (_, w_many, w_few), _ = bracketed_newton(
+        excess, lam0, lam_lo, lam_hi, eps * scale, max_iter, (w0, upper, lower), 4 * k * eps,
+        rtol=eps,
+    )
+    # The bracket's ends hold too much and too little weight; their convex combination that
+    # sums to one is optimal (it also resolves flat terms, e.g. zero importance, whose
+    # weights jump at one multiplier).
+    return _combine_ends(w_many, w_few, lower, upper), lam
+
+
+def _weights_at(slopes, d_lower, d_upper, lower, upper, inset, w_tol, max_iter):
+    """``(lam, w0) -> [K]`` weights of multiplier ``lam`` (traced inside :func:`solve_exact`)."""
+
     def weights_at(lam, w0):
         """``[K]`` clip(root of f' = -lam): per coordinate, Newton inside its bracket."""
         at_lower = d_lower + lam >= 0  # rising from the start: stay at the lower bound
@@ -75,6 +96,12 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
         )
         return jnp.where(at_lower, lower, jnp.where(at_upper, upper, w))
 
+    return weights_at
+
+
+def _start(fn, lower, upper, d_lower, d_upper, eps, clean):
+    """``(w0, lam0, lam_lo, lam_hi, scale)``: the start of the multiplier search, its
+    bracket, and the absolute floor of its tolerance."""
     lam_hi = jnp.max(-d_lower)  # every weight at its lower bound
     lam_lo = jnp.min(-d_upper)  # every weight at its upper bound
     # Start where the bounds' free room is shared in proportion: sum(w0) = 1.
@@ -85,7 +112,11 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
     # Absolute floor of the multiplier's tolerance: the size of the marginals near the
     # answer, not of the bracket (a marginal next to w = 1 can be orders of magnitude larger).
     scale = jnp.maximum(jnp.mean(jnp.abs(d0)), jnp.finfo(eps).tiny)
-    k = lower.shape[0]
+    return w0, lam0, lam_lo, lam_hi, scale
+
+
+def _excess(weights_at, slopes, lower, upper):
+    """The function whose root in the multiplier makes the weights sum to one."""
 
     def excess(lam, aux):
         """``-(sum(w(lam)) - 1)`` (rises with lam), its derivative, and the weights at the
@@ -99,20 +130,15 @@ def solve_exact(fn, lower, upper, max_iter: int = 200):
         ds = -jnp.sum(jnp.where(free, 1.0 / jnp.where(free, d2, 1.0), 0.0))
         return -s, -ds, (w, w_many, w_few)
 
-    # At lam_lo every weight sits at its upper bound, at lam_hi at its lower bound. The
-    # multiplier's tolerance is relative to itself, not to that bracket: the bracket's ends
-    # are marginals near the bounds, which can be orders of magnitude larger than the root.
-    lam, lo, hi, (_, w_many, w_few), _ = bracketed_newton(
-        excess, lam0, lam_lo, lam_hi, eps * scale, max_iter, (w0, upper, lower), 4 * k * eps,
-        rtol=eps,
-    )
-    # The bracket's ends hold too much and too little weight; their convex combination that
-    # sums to one is optimal (it also resolves flat terms, e.g. zero importance, whose
-    # weights jump at one multiplier).
+    return excess
+
+
+def _combine_ends(w_many, w_few, lower, upper):
+    """The convex combination of the bracket's ends that sums to one, in the bounds."""
     s_many, s_few = jnp.sum(w_many), jnp.sum(w_few)
     t = jnp.where(s_many > s_few, (1.0 - s_few) / (s_many - s_few), 0.5)
     w = jnp.clip(w_few + jnp.clip(t, 0.0, 1.0) * (w_many - w_few), lower, upper)
-    return w, lam
+    return w
 
 
 def box_simplex_vertex(g, lower, upper):

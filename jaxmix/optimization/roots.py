@@ -10,8 +10,29 @@ about twice the bisection count where it does not.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+
+
+class RootSearch(NamedTuple):
+    """Loop state of :func:`bracketed_newton` (arrays of ``x0``'s shape unless noted).
+
+    Attributes:
+      x: the point evaluated next. lo, hi: the brackets.
+      aux: the carried pytree of ``fn``.
+      probing: the last step was a probe just past a tiny Newton step.
+      done: elements that stopped. steps: ``[]`` steps taken.
+    """
+
+    x: jax.Array
+    lo: jax.Array
+    hi: jax.Array
+    aux: object
+    probing: jax.Array
+    done: jax.Array
+    steps: jax.Array
 
 
 def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None, rtol=0.0):
@@ -33,11 +54,10 @@ def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None, rt
     """
     done = jnp.zeros(jnp.shape(x0), bool) if done is None else done
 
-    def cond(state):
-        *_, done, it = state
-        return ~jnp.all(done) & (it < max_iter)
+    def cond(state: RootSearch):
+        return ~jnp.all(state.done) & (state.steps < max_iter)
 
-    def body(state):
+    def body(state: RootSearch) -> RootSearch:
         x, lo, hi, aux, probing, done, it = state
         h, dh, aux = fn(x, aux)
         lo, hi = jnp.where(done | (h >= 0), lo, x), jnp.where(done | (h <= 0), hi, x)
@@ -49,8 +69,8 @@ def bracketed_newton(fn, x0, lo, hi, tol, max_iter, aux, htol=0.0, done=None, rt
         small = ok & (jnp.abs(step) <= tol_x) & (probe > lo) & (probe < hi)
         nxt = jnp.where(small, probe, jnp.where(ok, newton, 0.5 * (lo + hi)))
         stop = done | (hi - lo <= 4 * tol_x) | (jnp.abs(h) <= htol)
-        return jnp.where(stop, x, nxt), lo, hi, aux, small, stop, it + 1
+        return RootSearch(jnp.where(stop, x, nxt), lo, hi, aux, small, stop, it + 1)
 
-    state = (x0, lo, hi, aux, jnp.zeros(jnp.shape(x0), bool), done, 0)
-    x, lo, hi, aux, _, _, steps = jax.lax.while_loop(cond, body, state)
-    return x, lo, hi, aux, steps
+    state = RootSearch(x0, lo, hi, aux, jnp.zeros(jnp.shape(x0), bool), done, 0)
+    out = jax.lax.while_loop(cond, body, state)
+    return out.x, out.lo, out.hi, out.aux, out.steps

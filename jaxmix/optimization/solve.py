@@ -60,7 +60,7 @@ def convex_problem(law, repetition: bool) -> bool:
 
 def predictor(law, params, budget, unique=None, r_star=None):
     """``[K] -> [K]`` predicted losses at a weight vector; with ``unique [K]`` the amounts
-    ``w * budget`` count as repetition-aware effective data (see ``_repetition.py``)."""
+    ``w * budget`` count as repetition-aware effective data (see :mod:`jaxmix.laws.repetition`)."""
     if unique is None:
         return lambda w: law.predict_weights(params, w, budget)
     return lambda w: law.predict_amounts(params, effective_amounts(w * budget, unique, r_star))
@@ -127,18 +127,10 @@ def solve(
     w_exact, f_exact = _exact(law, terms, lower, upper, unique)
     predict = predictor(law, params, budget, unique, r_star)
     return Solution(
-        w_all[best],
-        res.value[best],
-        w_all,
-        res.value,
-        res.status,
-        w_exact,
-        f_exact,
-        predict(w_all[best]),
-        predict(w_exact),
-        predict(jnp.full((k,), 1.0 / k, dtype)),
+        w_all[best], res.value[best], w_all, res.value, res.status, w_exact, f_exact,
+        predict(w_all[best]), predict(w_exact), predict(jnp.full((k,), 1.0 / k, dtype)),
         frank_wolfe_gap(terms, w_all[best], lower, upper),
-    )
+    )  # fmt: skip
 
 
 def _descend(f, key, restarts: int, k: int, dtype, screen_steps: int, max_steps: int):

@@ -126,24 +126,53 @@ def build_report(
     """
     from jaxmix.report import plots
     from jaxmix.report.html import report_html
-    from jaxmix.study.sweeps import pareto, sweep_budgets
 
     plots.pyplot()  # fail early, before any study runs, when matplotlib is missing
     kw = dict(optimize_kw or {})
     files, notes = {}, []
-    domains = fit.domains
     if table is not None:
-        _align(table, fit)
-        curves, pts, y, pred = curve_data(table, fit)
-        files["fit_curves.png"] = plots.fit_curves(domains, curves, pts)
-        used = np.isfinite(y)
-        if fit.residuals is not None and np.shape(fit.residuals) == y.shape:
-            used &= np.isfinite(np.asarray(fit.residuals))
-        files["predicted_vs_observed.png"] = plots.predicted_vs_observed(
-            domains, np.where(used, y, np.nan), pred
-        )
+        _pilot_figures(table, fit, files)
     else:
         notes.append("no pilot table: law curves, predicted vs observed and bootstrap skipped")
+    budgets, sweep = _sweep_figure(fit, mixture, table, budgets, kw, files)
+    _pareto_figure(fit, mixture, pair, kw, seed, files)
+    if study is None and table is not None and bootstrap >= 2:
+        study = _bootstrap_study(fit, mixture, table, bootstrap, kw, seed, level, progress, notes)
+    if study and "weights_interval" in study:
+        _bootstrap_figure(fit.domains, mixture, study, files)
+    files["index.html"] = report_html(
+        title,
+        fit,
+        mixture,
+        images={k: v for k, v in files.items() if k.endswith(".png")},
+        study=study,
+        sweep=(budgets, sweep) if sweep is not None else None,
+        notes=notes,
+        inputs=inputs or {},
+    ).encode("utf-8")
+    return files
+
+
+def _pilot_figures(table: PilotTable, fit: FitResult, files: dict) -> None:
+    """The law's curves against the pilots, and predicted against observed losses."""
+    from jaxmix.report import plots
+
+    domains = fit.domains
+    _align(table, fit)
+    curves, pts, y, pred = curve_data(table, fit)
+    files["fit_curves.png"] = plots.fit_curves(domains, curves, pts)
+    used = np.isfinite(y)
+    if fit.residuals is not None and np.shape(fit.residuals) == y.shape:
+        used &= np.isfinite(np.asarray(fit.residuals))
+    files["predicted_vs_observed.png"] = plots.predicted_vs_observed(
+        domains, np.where(used, y, np.nan), pred
+    )
+
+
+def _sweep_figure(fit, mixture, table, budgets, kw: dict, files: dict):
+    """``(budgets, SweepResult or None)``: the weights across budgets, and their figure."""
+    from jaxmix.report import plots
+    from jaxmix.study.sweeps import sweep_budgets
 
     budgets = default_budgets(mixture.budget) if budgets is None else np.asarray(budgets, float)
     budgets = _feasible(fit, budgets, kw)
@@ -152,9 +181,17 @@ def build_report(
         sweep = sweep_budgets(fit, budgets, **kw)
         pilot_total = float(base_amounts(table).sum()) if table is not None else None
         files["weights_vs_budget.png"] = plots.weights_vs_budget(
-            domains, budgets, sweep.weights, mixture.budget, pilot_total
+            fit.domains, budgets, sweep.weights, mixture.budget, pilot_total
         )
+    return budgets, sweep
 
+
+def _pareto_figure(fit, mixture, pair, kw: dict, seed: int, files: dict) -> None:
+    """The trade-off front between two domains' losses at the mixture's budget."""
+    from jaxmix.report import plots
+    from jaxmix.study.sweeps import pareto
+
+    domains = fit.domains
     pair = tuple(pair) if pair else tuple(domains[:2])
     ckw = {k: kw[k] for k in CONSTRAINT_KEYS if k in kw}
     t, front = pareto(
@@ -169,46 +206,43 @@ def build_report(
         (float(mixture.predicted[ia]), float(mixture.predicted[ib])),
     )
 
-    if study is None and table is not None and bootstrap >= 2:
-        if fit.method == "joint":
-            from jaxmix.fitting.combined import refit_law
-            from jaxmix.study.sweeps import bootstrap as run_bootstrap
 
-            bkw = {key: v for key, v in kw.items() if key != "seed"}
-            study, _, _ = run_bootstrap(
-                table,
-                mixture.budget,
-                bootstrap,
-                seed=seed,
-                level=level,
-                progress=progress,
-                law=refit_law(fit),
-                fit=fit if refit_law(fit) == fit.law else None,
-                **bkw,
-            )
-        else:
-            notes.append("bootstrap skipped: it needs per-domain losses (the joint fit)")
-    if study and "weights_interval" in study:
-        iv = lambda key: np.array([study[key][d] for d in domains], dtype=float)  # noqa: E731
-        files["bootstrap.png"] = plots.bootstrap_intervals(
-            domains,
-            np.asarray(mixture.weights),
-            iv("weights_interval"),
-            np.asarray(mixture.predicted),
-            iv("predicted_loss_interval"),
-            study["bootstrap"]["level"],
-        )
-    files["index.html"] = report_html(
-        title,
-        fit,
-        mixture,
-        images={k: v for k, v in files.items() if k.endswith(".png")},
-        study=study,
-        sweep=(budgets, sweep) if sweep is not None else None,
-        notes=notes,
-        inputs=inputs or {},
-    ).encode("utf-8")
-    return files
+def _bootstrap_study(fit, mixture, table, bootstrap: int, kw: dict, seed, level, progress, notes):
+    """A bootstrap study of ``bootstrap`` resamples (the refit law: see ``refit_law``), or
+    None with a note when the fit is not joint."""
+    from jaxmix.fitting.combined import refit_law
+    from jaxmix.study.bootstrap import bootstrap as run_bootstrap
+
+    if fit.method != "joint":
+        notes.append("bootstrap skipped: it needs per-domain losses (the joint fit)")
+        return None
+    bkw = {key: v for key, v in kw.items() if key != "seed"}
+    study, _, _ = run_bootstrap(
+        table,
+        mixture.budget,
+        bootstrap,
+        seed=seed,
+        level=level,
+        progress=progress,
+        law=refit_law(fit),
+        fit=fit if refit_law(fit) == fit.law else None,
+        **bkw,
+    )
+    return study
+
+
+def _bootstrap_figure(domains, mixture, study: dict, files: dict) -> None:
+    from jaxmix.report import plots
+
+    iv = lambda key: np.array([study[key][d] for d in domains], dtype=float)  # noqa: E731
+    files["bootstrap.png"] = plots.bootstrap_intervals(
+        domains,
+        np.asarray(mixture.weights),
+        iv("weights_interval"),
+        np.asarray(mixture.predicted),
+        iv("predicted_loss_interval"),
+        study["bootstrap"]["level"],
+    )
 
 
 def write_report(files: dict, folder) -> list[Path]:

@@ -121,8 +121,16 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
     if sweep is not None:
         parts.append("<h2>Budget sweep</h2>" + _sweep_table(mixture.domains, *sweep))
     parts.append("<h2>Fitted parameters</h2>" + _params_table(fit))
-    warnings = list(fit.warnings) + list(mixture.warnings)
-    parts.append("<h2>Warnings</h2>")
+    parts += _warnings_section(list(fit.warnings) + list(mixture.warnings))
+    if notes:
+        parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _warnings_section(warnings: list) -> list[str]:
+    """The warnings as shown in the terminal (folded), and every one in full a click away."""
+    parts = ["<h2>Warnings</h2>"]
     if warnings:
         from jaxmix.report.warnings import summarize
 
@@ -144,7 +152,4 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
             )
     else:
         parts.append("<p>none</p>")
-    if notes:
-        parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return parts

@@ -47,87 +47,109 @@ def _severity(w: str) -> int:
 def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
     """``([(label, line)], hidden)``: the lines to show, most severe first, each labelled
     ``"warning"`` or ``"note"``, and how many warnings were folded into a summary line."""
-    shown, ident, weak, caps, noisy, stage1, outliers = [], [], [], [], [], [], []
-    extrap = []
-    for w in dict.fromkeys(warnings):  # exact repeats once
-        if m := _EXTRAP.match(w):
-            extrap.append((w, m["d"], m["r"]))
-        elif m := _IDENT.match(w):
-            (ident if m["how"] == "determine" else weak).append(m["d"])
-        elif m := _CAP.match(w):
-            caps.append(m["d"])
-        elif m := _NOISY.match(w):
-            noisy.append(m["d"])
-        elif m := _STAGE1.match(w):
-            stage1.append((m["d"], int(m["n"])))
-        elif _OUTLIER.search(w):
-            outliers.append(w)
-        else:
-            shown.append((_severity(w), w))
-    folded = 0
-    if len(extrap) > 1:
-        shown.append(
-            (
-                CHECK,
-                f"the law is extrapolating: at this budget {extrap[0][1]} gets {extrap[0][2]}x "
-                "its largest pilot amount"
-                + "".join(f", {d} {r}x" for _, d, r in extrap[1:])
-                + " (confirm the mixture with runs from `jaxmix next`)",
-            )
-        )
-        folded += len(extrap)
-    else:
-        shown += [(CHECK, w) for w, _, _ in extrap]
-    shown += [(ACT, w) for w in outliers[:3]]
-    if len(outliers) > 3:
-        shown.append((ACT, f"... and {len(outliers) - 3} more losses far from their column"))
-        folded += len(outliers) - 3
-    if len(noisy) > 2:
-        shown.append(
-            (
-                CHECK,
-                f"noisy pilots: a loss rises while only its own domain's data grows, in "
-                f"{len(noisy)} places ({_names(noisy)})",
-            )
-        )
-        folded += len(noisy)
-    else:
-        shown += [(CHECK, w) for w in warnings if _NOISY.match(w)]
-    if stage1:
-        total = sum(n for _, n in stage1)
-        shown.append(
-            (
-                CHECK,
-                f"noisy pilots: the reference fit skipped {total} of its stage-1 terms "
-                f"({_names(d for d, _ in stage1)}); the joint fit uses every run",
-            )
-        )
-        folded += len(stage1)
-    if caps:
-        shown.append(
-            (
-                NOTE,
-                f"the fit of {_names(caps)} stopped at its step limit before fully converging "
-                "(the rms resid column shows how well it fits)",
-            )
-        )
-        folded += len(caps)
-    if ident or weak:
-        shown.append(
-            (
-                NOTE,
-                f"the pilots leave some parameters of {_names(sorted(set(ident + weak)))} "
-                "undetermined (usual for the 1+4K design)"
-                + (
-                    ""
-                    if any("reference procedure" in w for w in warnings)
-                    else "; --bootstrap shows how much the weights could move"
-                ),
-            )
-        )
-        folded += len(ident) + len(weak)
+    g = _classify(warnings)
+    shown, folded = g["shown"], 0
+    for lines, n in (
+        _fold_extrapolation(g["extrap"]),
+        _fold_outliers(g["outliers"]),
+        _fold_noisy(g["noisy"], warnings),
+        _fold_stage1(g["stage1"]),
+        _fold_caps(g["caps"]),
+        _fold_undetermined(g["ident"], g["weak"], warnings),
+    ):
+        shown += lines
+        folded += n
     shown.sort(key=lambda x: x[0])
     return [("note" if s == NOTE else "warning", w) for s, w in shown], folded
+
+
+def _classify(warnings) -> dict:
+    """The warnings sorted into the groups that fold (exact repeats once), and the rest
+    (``shown``, with their severity)."""
+    g = {key: [] for key in ("shown", "ident", "weak", "caps", "noisy", "stage1", "outliers")}
+    g["extrap"] = []
+    for w in dict.fromkeys(warnings):  # exact repeats once
+        if m := _EXTRAP.match(w):
+            g["extrap"].append((w, m["d"], m["r"]))
+        elif m := _IDENT.match(w):
+            g["ident" if m["how"] == "determine" else "weak"].append(m["d"])
+        elif m := _CAP.match(w):
+            g["caps"].append(m["d"])
+        elif m := _NOISY.match(w):
+            g["noisy"].append(m["d"])
+        elif m := _STAGE1.match(w):
+            g["stage1"].append((m["d"], int(m["n"])))
+        elif _OUTLIER.search(w):
+            g["outliers"].append(w)
+        else:
+            g["shown"].append((_severity(w), w))
+    return g
+
+
+def _fold_extrapolation(extrap) -> tuple[list, int]:
+    if len(extrap) > 1:
+        line = (
+            f"the law is extrapolating: at this budget {extrap[0][1]} gets {extrap[0][2]}x "
+            "its largest pilot amount"
+            + "".join(f", {d} {r}x" for _, d, r in extrap[1:])
+            + " (confirm the mixture with runs from `jaxmix next`)"
+        )
+        return [(CHECK, line)], len(extrap)
+    return [(CHECK, w) for w, _, _ in extrap], 0
+
+
+def _fold_outliers(outliers) -> tuple[list, int]:
+    shown = [(ACT, w) for w in outliers[:3]]
+    if len(outliers) > 3:
+        shown.append((ACT, f"... and {len(outliers) - 3} more losses far from their column"))
+        return shown, len(outliers) - 3
+    return shown, 0
+
+
+def _fold_noisy(noisy, warnings) -> tuple[list, int]:
+    if len(noisy) > 2:
+        line = (
+            f"noisy pilots: a loss rises while only its own domain's data grows, in "
+            f"{len(noisy)} places ({_names(noisy)})"
+        )
+        return [(CHECK, line)], len(noisy)
+    return [(CHECK, w) for w in warnings if _NOISY.match(w)], 0
+
+
+def _fold_stage1(stage1) -> tuple[list, int]:
+    if not stage1:
+        return [], 0
+    total = sum(n for _, n in stage1)
+    line = (
+        f"noisy pilots: the reference fit skipped {total} of its stage-1 terms "
+        f"({_names(d for d, _ in stage1)}); the joint fit uses every run"
+    )
+    return [(CHECK, line)], len(stage1)
+
+
+def _fold_caps(caps) -> tuple[list, int]:
+    if not caps:
+        return [], 0
+    line = (
+        f"the fit of {_names(caps)} stopped at its step limit before fully converging "
+        "(the rms resid column shows how well it fits)"
+    )
+    return [(NOTE, line)], len(caps)
+
+
+def _fold_undetermined(ident, weak, warnings) -> tuple[list, int]:
+    if not (ident or weak):
+        return [], 0
+    line = (
+        f"the pilots leave some parameters of {_names(sorted(set(ident + weak)))} "
+        "undetermined (usual for the 1+4K design)"
+        + (
+            ""
+            if any("reference procedure" in w for w in warnings)
+            else "; --bootstrap shows how much the weights could move"
+        )
+    )
+    return [(NOTE, line)], len(ident) + len(weak)
 
 
 def lines(warnings, verbose: bool = False) -> list[str]:

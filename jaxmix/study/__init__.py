@@ -1,1 +1,1 @@
-"""study."""
+"""Many fits and mixtures at once: sweeps, Pareto fronts, bootstrap, validation, next runs."""

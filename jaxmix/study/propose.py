@@ -3,7 +3,7 @@
 The pilots are small; the recommendation is made at a budget they never reached. The
 cheapest test of it is to train it, and the most informative extra runs sit along the
 direction in which the recommendation itself is least certain. That direction comes from
-a bootstrap of the pilots (:func:`jaxmix.study.sweeps.replicates`): the principal axes of the
+a bootstrap of the pilots (:func:`jaxmix.study.bootstrap.replicates`): the principal axes of the
 replicates' optimal weights. Proposed runs, at the full budget:
 
 1. the current recommendation;
@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxmix.io.pilots import PilotTable, whole_amounts
 from jaxmix.status import InputError
-from jaxmix.study.sweeps import replicates
+from jaxmix.study.bootstrap import replicates
 
 MIN_STEP = 0.08  # smallest move (Euclidean, in weight units) along an uncertain axis
 MAX_STEP = 0.2  # largest: beyond it a run says little about the neighbourhood of the optimum
@@ -98,8 +98,20 @@ def propose(
     mix = reps.mixture
     w0 = np.asarray(mix.weights, float)
     axes, spread = _axes(reps.weights)
+    weights, reasons = _runs_along_axes(
+        table, w0, mix, axes, spread, runs, min_step, max_step,
+        f"the recommendation at budget {budget:g} ({law} law)",
+    )
+    weights = np.array(weights)
+    out = _proposal_table(table, weights, budget)
+    return Proposal(out, weights, tuple(reasons), spread)
+
+
+def _runs_along_axes(table, w0, mix, axes, spread, runs, min_step, max_step, first: str):
+    """``(weights [runs][K], reasons)``: ``w0`` (reason ``first``), then pairs of moves
+    along the uncertain axes in turn, longer on each round, inside the mixture's bounds."""
     weights = [w0]
-    reasons = [f"the recommendation at budget {budget:g} ({law} law)"]
+    reasons = [first]
     a = 0
     while len(weights) < runs:
         axis = axes[a % len(axes)] if len(axes) else np.eye(len(w0))[0] - 1.0 / len(w0)
@@ -122,7 +134,12 @@ def propose(
         a += 1
         if a > 4 * len(w0):
             break
-    weights = np.array(weights)
+    return weights, reasons
+
+
+def _proposal_table(table: PilotTable, weights, budget: float) -> PilotTable:
+    """The proposed runs as a pilot table (whole amounts when the pilots' are) with empty
+    losses, named ``next<i>`` after the ids the pilots already use."""
     integral = bool(np.all(np.mod(table.amounts, 1) == 0)) and float(budget).is_integer()
     amounts = np.array(
         [whole_amounts(w, budget) if integral else w * budget for w in weights], float
@@ -141,4 +158,4 @@ def propose(
         losses=empty,
         seeds=None if table.seeds is None else np.zeros(len(names), np.int64),
     )
-    return Proposal(out, weights, tuple(reasons), spread)
+    return out

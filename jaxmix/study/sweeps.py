@@ -1,4 +1,5 @@
-"""Batched studies: budget sweeps, importance (Pareto) sweeps and bootstrap uncertainty.
+"""Batched studies: budget sweeps and importance (Pareto) sweeps (bootstrap uncertainty:
+:mod:`jaxmix.study.bootstrap`).
 
 Each study is one jitted, vmapped call per chunk over a batch axis that :func:`map_batched`
 shards across all devices. New numbers of the same shapes never trace again.
@@ -13,15 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix.fitting.joint import fit_many
-from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult
-from jaxmix.fitting.single import fit_joint
-from jaxmix.io.pilots import PilotTable
-from jaxmix.laws.base import flat_field_names
 from jaxmix.laws.registry import get_law
-from jaxmix.optimization.api import optimize
-from jaxmix.optimization.constraints import constraints, importance_weights, needs_caps, per_domain
+from jaxmix.optimization.constraints import constraints, importance_weights, needs_caps
 from jaxmix.optimization.solve import select, solve
 from jaxmix.status import InputError
 from jaxmix.study.batch import map_batched
@@ -66,7 +61,7 @@ def _dtype():
     return jnp.result_type(float)
 
 
-def _batched_solve(
+def batched_solve(
     fit, budgets, importances, lowers, uppers, restarts, seed, chunk, progress, batched=False
 ):
     """Solve B problems; ``fit.params`` leaves are ``[K]`` (shared) or ``[B, K]`` (batched)."""
@@ -136,7 +131,7 @@ def sweep_budgets(
     )
     lowers, uppers = _bounds(fit, budgets, kw)
     imps = np.broadcast_to(imp, lowers.shape)
-    return _batched_solve(fit, budgets, imps, lowers, uppers, restarts, seed, chunk, progress)
+    return batched_solve(fit, budgets, imps, lowers, uppers, restarts, seed, chunk, progress)
 
 
 def pareto(
@@ -164,229 +159,4 @@ def pareto(
     lower, upper = constraints(fit, budget, **constraint_kw)
     lowers, uppers = np.broadcast_to(lower, imps.shape), np.broadcast_to(upper, imps.shape)
     budgets = np.full(points, float(budget))
-    return t, _batched_solve(fit, budgets, imps, lowers, uppers, restarts, seed, None, progress)
-
-
-def _flat_perturbation(fit: FitResult, rng, n: int, scale: float) -> list:
-    """Per leaf ``[n, K, ...]`` displacements along the directions the pilots do not
-    determine (unconstrained, normalized units)."""
-    leaves = [np.zeros((n,) + np.shape(x)) for x in fit.params]
-    for i, d in enumerate(fit.domains):
-        names = flat_field_names(fit.params, fit.domains, i)
-        for direction in (
-            (fit.diagnostics or {}).get("identifiability", {}).get(d, {}).get("directions", [])
-        ):
-            if direction["kind"] != "unidentified":
-                continue
-            v = np.array([direction["vector"].get(p, 0.0) for p in names])
-            v /= max(np.linalg.norm(v), 1e-12)
-            u = rng.uniform(-scale, scale, size=(n, 1))
-            pos = 0
-            for leaf, x in zip(leaves, fit.params):
-                size = int(np.prod(np.shape(x)[1:], dtype=int))
-                leaf[:, i] += (u * v[pos : pos + size]).reshape((n,) + np.shape(x)[1:])
-                pos += size
-    return leaves
-
-
-class Replicates(NamedTuple):
-    """Bootstrap replicates of a fit and of its optimal mixture (see :func:`replicates`).
-
-    Attributes:
-      fit: the full-data :class:`FitResult`; mixture: its :class:`Mixture`.
-      params: the law's parameters with a leading ``[B]`` axis.
-      weights: ``[B, K]`` optimal weights of every replicate (NaN rows where not finite).
-      moved_flat: whether unidentified directions were moved at random.
-    """
-
-    fit: FitResult
-    mixture: object
-    params: object
-    weights: np.ndarray
-    moved_flat: bool
-
-
-def replicates(
-    table: PilotTable,
-    budget: float,
-    n: int,
-    seed: int = 0,
-    law: str = "transfer",
-    flat_scale: float = 2.0,
-    chunk: int = 256,
-    progress=None,
-    fit: FitResult | None = None,
-    **optimize_kw,
-) -> Replicates:
-    """Resample pilot runs ``n`` times, refit (batched) and re-optimize (batched).
-
-    Each replicate draws the R runs with replacement (multinomial counts as observation
-    weights, so every refit has the same shapes); parameter directions the pilots do not
-    determine at all are also moved at random by up to ``flat_scale``, since no resample can.
-    Each refit starts from the full-data fit (one start) and keeps its per-domain Huber
-    threshold. ``fit`` is the joint fit of ``table`` already made (its strategy and
-    threshold are reused, and its extrapolation check reaches the mixture); None fits
-    ``law`` with the defaults.
-    """
-    if fit is not None and fit.method != "joint":
-        raise InputError("the bootstrap needs per-domain losses (the joint fit)")
-    fit0 = fit_joint(table, law=law) if fit is None else fit
-    mix0 = optimize(fit0, budget, **optimize_kw)
-    diag = fit0.diagnostics or {}
-    strategy = (diag.get("restarts") or {}).get("strategy", "screen")
-    number = lambda key, default: (  # noqa: E731
-        float(diag[key]) if isinstance(diag.get(key), (int, float)) else default
-    )
-    # Every refit keeps the full-data fit's threshold per domain (the noise scale of the
-    # experiment), so a refit is one polish with no re-estimation passes.
-    found = diag.get("huber_delta")
-    given_delta = (
-        [float(found.get(d, 0.0)) for d in table.domains] if isinstance(found, dict) else 0.0
-    )
-    k = len(table.domains)
-    rng = np.random.default_rng(seed)
-    y = table.domain_losses()
-    mask = np.isfinite(y)
-    r = len(table.runs)
-    counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
-    dt = _dtype()
-    weights = counts[:, :, None] * mask[None]
-    amounts = jnp.asarray(table.amounts, dt)
-    losses = jnp.asarray(np.where(mask, y, 1.0), dt)
-    fn = functools.partial(
-        fit_many,
-        amounts,
-        delta=jnp.asarray(given_delta, dt),
-        prior=jnp.asarray(number("prior", 1.0), dt),
-        law_name=fit0.law,
-        strategy=strategy,
-        polish=4,
-        diagnose=False,  # only the parameters of each replicate are used
-        # One start per refit, at the full-data fit: a resample moves the optimum a little,
-        # and the full-data fit's own multi-start already chose the basin.
-        init=jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
-    )
-    stage = (lambda done, total: progress("refit", done, total)) if progress else None
-    batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
-    fits = map_batched(lambda b: fn(*b).params, batch, chunk=chunk, progress=stage)
-    law_spec = get_law(fit0.law)
-    shift = _flat_perturbation(fit0, rng, n, flat_scale)
-    moved = any(np.any(x) for x in shift)
-    if moved:
-        log_s = float(log_scale(jnp.asarray(table.amounts)))
-        norm = law_spec.unscale(fits, -log_s)
-        leaves = [np.asarray(x) + d for x, d in zip(norm, shift)]
-        fits = law_spec.unscale(type(fits)(*leaves), log_s)
-    fits = jax.tree.map(np.asarray, fits)
-    lower, upper = constraints(
-        fit0,
-        budget,
-        **{key: optimize_kw.get(key) for key in ("min_weight", "max_weight", "fix", "available")},
-        max_epochs=optimize_kw.get("max_epochs", 1.0),
-    )
-    stage = (lambda done, total: progress("optimize", done, total)) if progress else None
-    res = _batched_solve(
-        fit0._replace(params=fits),
-        np.full(n, float(budget)),
-        np.broadcast_to(np.asarray(mix0.importance), (n, k)),
-        np.broadcast_to(lower, (n, k)),
-        np.broadcast_to(upper, (n, k)),
-        optimize_kw.get("restarts", 8),
-        seed,
-        chunk,
-        stage,
-        batched=True,
-    )
-    return Replicates(fit0, mix0, fits, np.asarray(res.weights), moved)
-
-
-def bootstrap(
-    table: PilotTable,
-    budget: float,
-    n: int = 1000,
-    seed: int = 0,
-    level: float = 0.9,
-    baseline=None,
-    flat_scale: float = 2.0,
-    chunk: int = 256,
-    progress=None,
-    law: str = "transfer",
-    fit: FitResult | None = None,
-    **optimize_kw,
-) -> tuple:
-    """Uncertainty of the recommended mixture: resample the pilot runs ``n`` times, refit
-    the joint law to each resample and re-optimize, all batched.
-
-    Args:
-      table: the pilot table (per-domain ``loss:<domain>`` columns).
-      budget: total amount N. n: resamples. seed: seed of the resampling.
-      level: interval level. baseline: ``{domain: weight}`` to compare with (default
-        uniform). flat_scale: how far directions the pilots do not determine are moved.
-      chunk, progress: batch size of the vmapped calls and a ``(stage, done, total)``
-        callback.
-      law: the law of the joint fit when ``fit`` is None.
-      fit: the joint fit of ``table`` already made (:func:`fit` with its ``strategy`` and
-        ``check_extrapolation``); its mixture then carries the same warnings as
-        :func:`optimize` gives it.
-      optimize_kw: the options of :func:`optimize` (bounds, availability, restarts).
-
-    Returns:
-      ``(study, mixture, fit)``: ``study`` is the JSON-ready additions to a mixture file
-      (``weights_interval``, ``predicted_loss_interval`` of the recommended mixture across
-      replicates, ``p_beats_uniform`` or ``p_beats_baseline``, the replicate count);
-      ``mixture`` and ``fit`` are the full-data :class:`Mixture` and :class:`FitResult`.
-    """
-    if n < 2:
-        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
-    if not 0 < level < 1:
-        raise InputError(f"--level must be in (0, 1), got {level}")
-    reps = replicates(
-        table, budget, n, seed, law, flat_scale, chunk, progress, fit=fit, **optimize_kw
-    )
-    fit0, mix0, fits = reps.fit, reps.mixture, reps.params
-    k = len(table.domains)
-    if baseline is None:
-        base_w = np.full(k, 1.0 / k)
-    else:
-        base_w = per_domain(fit0, baseline, "--baseline", 0.0)
-        if np.any(base_w < 0) or abs(base_w.sum() - 1) > 1e-6:
-            raise InputError("--baseline weights must be >= 0 and sum to 1")
-    dt = _dtype()
-    imp = np.asarray(mix0.importance)
-    f_rec, pred_rec = objective_many(
-        fits,
-        np.broadcast_to(mix0.weights, (n, k)).astype(dt),
-        jnp.asarray(budget, dt),
-        jnp.asarray(imp, dt),
-        law_name=fit0.law,
-    )
-    f_base, _ = objective_many(
-        fits,
-        np.broadcast_to(base_w, (n, k)).astype(dt),
-        jnp.asarray(budget, dt),
-        jnp.asarray(imp, dt),
-        law_name=fit0.law,
-    )
-    lo, hi = (1 - level) / 2, (1 + level) / 2
-    ok = np.all(np.isfinite(reps.weights), axis=1)
-    q = lambda a: np.quantile(a[ok], [lo, hi], axis=0)  # noqa: E731
-    wq, pq = q(reps.weights), q(np.asarray(pred_rec))
-    win = float(np.mean(np.asarray(f_rec)[ok] < np.asarray(f_base)[ok]))
-    per = lambda arr: {d: [float(arr[0, i]), float(arr[1, i])] for i, d in enumerate(table.domains)}  # noqa: E731
-    return (
-        {
-            "bootstrap": {
-                "resamples": n,
-                "finite": int(ok.sum()),
-                "seed": seed,
-                "level": level,
-                "flat_directions_moved": reps.moved_flat,
-            },
-            "weights_interval": per(wq),
-            "predicted_loss_interval": per(pq),
-            ("p_beats_uniform" if baseline is None else "p_beats_baseline"): win,
-            **({} if baseline is None else {"baseline": dict(zip(table.domains, base_w.tolist()))}),
-        },
-        mix0,
-        fit0,
-    )
+    return t, batched_solve(fit, budgets, imps, lowers, uppers, restarts, seed, None, progress)

@@ -284,16 +284,7 @@ def validate(
     laws = list(available_laws() if laws is None else laws)
     for name in laws:
         get_law(name)  # unknown names raise here, before any work
-    y = table.domain_losses()
-    missing = [d for d in table.domains if d not in table.losses]
-    if missing:
-        raise InputError(
-            f"validation needs per-domain losses; no loss:{missing[0]} column", table.path, 1
-        )
-    groups = mixture_groups(table)
-    n_mix = int(groups.max()) + 1
-    if n_mix < 3:
-        raise InputError("validation needs at least 3 distinct mixtures", table.path)
+    y, n_mix = _checked_losses(table)
     folds = int(min(max(folds, 2), n_mix))
     loo, kfold = fold_masks(table, folds, seed)
     masks = np.concatenate([np.zeros((1, len(y)), bool), loo, kfold])
@@ -323,6 +314,21 @@ def validate(
 
 DIVERGED = 1e3  # a relative error this large (100000%) is a fold whose fit diverged
 CAPPED = 10.0  # above this relative error (1000%) the number says nothing more
+
+
+def _checked_losses(table: PilotTable):
+    """``(losses [R, K], number of distinct mixtures)``, after validation's input checks."""
+    y = table.domain_losses()
+    missing = [d for d in table.domains if d not in table.losses]
+    if missing:
+        raise InputError(
+            f"validation needs per-domain losses; no loss:{missing[0]} column", table.path, 1
+        )
+    groups = mixture_groups(table)
+    n_mix = int(groups.max()) + 1
+    if n_mix < 3:
+        raise InputError("validation needs at least 3 distinct mixtures", table.path)
+    return y, n_mix
 
 
 def percent(x: float, digits: str = ".3f") -> str:
