@@ -433,12 +433,23 @@ def _cmd_run(args) -> None:
     extra = {"fit": {"method": result.method, "target": result.target, "pilots": str(args.pilots)}}
     if args.bootstrap:
         from jaxmix._decide import refit_law
+        from jaxmix._fit import fit
         from jaxmix._study import bootstrap
 
         if result.method != "joint":
             raise InputError("--bootstrap needs per-domain losses (the joint fit)")
         if args.repetition:
             raise InputError("--bootstrap does not support --repetition yet")
+        member = result
+        if refit_law(result) != result.law:
+            # The combination's largest member, fitted as `fit --law` would fit it.
+            member = fit(
+                table,
+                method="joint",
+                law=refit_law(result),
+                strategy=args.strategy,
+                check_extrapolation=not args.no_extrapolation_check,
+            )
         study, mix, _ = bootstrap(
             table,
             budget,
@@ -446,8 +457,8 @@ def _cmd_run(args) -> None:
             level=args.level,
             baseline=_collect(args.baseline, "--baseline"),
             progress=_progress(args),
-            law=refit_law(result),
-            fit=result if refit_law(result) == result.law else None,
+            law=member.law,
+            fit=member,
             **_optimize_kwargs(args),
         )
         if refit_law(result) != result.law:

@@ -18,7 +18,7 @@ import optax
 
 from jaxmix import _aot
 from jaxmix._exact import frank_wolfe_gap, solve_exact
-from jaxmix._fitresult import FitResult, from_params
+from jaxmix._fitresult import FitResult
 from jaxmix._laws import get_law
 from jaxmix._newton import minimize
 from jaxmix._repetition import R_STAR, effective_amounts
@@ -488,9 +488,14 @@ def optimize(
                     "mixture with runs from `jaxmix next`)"
                 )
     held = (fit.diagnostics or {}).get("holdout_params")
+    alt_params = None
     if held:
+        from jaxmix._decide import holdout_variant
+
+        alt_params = holdout_variant(fit, held)
+    if alt_params is not None:
         alt = optimize(
-            fit._replace(params=from_params(held, fit.law, fit.domains).params, diagnostics=None),
+            fit._replace(params=alt_params, diagnostics=None),
             budget,
             importance,
             min_weight,
