@@ -64,8 +64,8 @@ def plan(domains, base: int, multipliers: str, path: Path) -> list[dict]:
 
 
 def fit(pilots: Path, method: str, path: Path) -> dict:
-    """`jaxmix fit --method METHOD`; returns the fit JSON."""
-    _cli("fit", str(pilots), "--method", method, "-o", str(path))
+    """`jaxmix fit --method METHOD --law transfer` (the paper's law); returns the fit JSON."""
+    _cli("fit", str(pilots), "--method", method, "--law", "transfer", "-o", str(path))
     return json.loads(path.read_text())
 
 

@@ -166,6 +166,7 @@ def cmd_run(args) -> None:
 def _bootstrapped(args, table, result, budget, extra: dict):
     """``run --bootstrap``: the mixture, with the intervals added to ``extra``."""
     from jaxmix.fitting.combined import refit_law
+    from jaxmix.fitting.single import fit_law
     from jaxmix.optimization.api import optimize
     from jaxmix.status import InputError
     from jaxmix.study.bootstrap import bootstrap
@@ -174,6 +175,16 @@ def _bootstrapped(args, table, result, budget, extra: dict):
         raise InputError("--bootstrap needs per-domain losses (the joint fit)")
     if args.repetition:
         raise InputError("--bootstrap does not support --repetition yet")
+    member = result
+    if refit_law(result) != result.law:
+        # The combination's largest member, fitted as `fit --law` would fit it.
+        member = fit_law(
+            table,
+            method="joint",
+            law=refit_law(result),
+            strategy=args.strategy,
+            check_extrapolation=not args.no_extrapolation_check,
+        )
     study, mix, _ = bootstrap(
         table,
         budget,
@@ -181,8 +192,8 @@ def _bootstrapped(args, table, result, budget, extra: dict):
         level=args.level,
         baseline=collect_pairs(args.baseline, "--baseline"),
         progress=progress_printer(args),
-        law=refit_law(result),
-        fit=result if refit_law(result) == result.law else None,
+        law=member.law,
+        fit=member,
         **optimize_kwargs(args),
     )
     if refit_law(result) != result.law:

@@ -132,11 +132,26 @@ def fit_default(
     combined = fit_combined(table, delta=delta)
     if not is_ensemble(combined.law):
         return combined
-    diag = {k: v for k, v in (single.diagnostics or {}).items() if k != "holdout_params"}
+    diag = dict(single.diagnostics or {})
     return combined._replace(
         warnings=combined.warnings + tuple(single.warnings),
         diagnostics={**diag, **(combined.diagnostics or {})},
     )
+
+
+def holdout_variant(fit: FitResult, held: dict):
+    """The fit's parameters with the transfer law refitted without each domain's largest
+    pilots (``held``: natural rows, ``diagnostics["holdout_params"]``): for a single law
+    its refit, for a combination (whose check refits the transfer law) the combination with
+    that member swapped. None when a combination has no transfer member."""
+    if not is_ensemble(fit.law):
+        return from_params(held, fit.law, fit.domains).params
+    if "transfer" not in member_names(fit.law):
+        return None
+    alt = from_params(held, "transfer", fit.domains).params
+    members = list(fit.params.members)
+    members[member_names(fit.law).index("transfer")] = alt
+    return fit.params._replace(members=tuple(members))
 
 
 def predict_fit(fit, amounts):

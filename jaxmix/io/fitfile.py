@@ -164,7 +164,8 @@ def _diagnostics(diag, law, domains, path) -> dict | None:
     held = out.get("holdout_params")
     if held is not None:
         try:
-            fit_from_dict({"law": law, "domains": list(domains), "params": held}, path)
+            held_law = "transfer" if law.startswith("ensemble(") else law  # see holdout_variant
+            fit_from_dict({"law": held_law, "domains": list(domains), "params": held}, path)
         except InputError:
             out.pop("holdout_params")
     ident = out.get("identifiability")

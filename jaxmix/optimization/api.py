@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import aot
-from jaxmix.fitting.result import FitResult, from_params
+from jaxmix.fitting.combined import holdout_variant
+from jaxmix.fitting.result import FitResult
 from jaxmix.laws.registry import get_law
 from jaxmix.laws.repetition import R_STAR
 from jaxmix.optimization.certify import certify, extrapolation_warnings, sensitivity_warnings
@@ -147,13 +148,10 @@ def _warnings(law, fit, sol, setup, weights, predicted, budget, given):
         warnings.append("every restart of the gradient solver ended non-finite")
     warnings += extrapolation_warnings(fit, weights * budget)
     held = (fit.diagnostics or {}).get("holdout_params")
-    if held:
+    alt_params = holdout_variant(fit, held) if held else None
+    if alt_params is not None:
         # The same problem, fitted without each domain's largest pilots.
-        alt = optimize(
-            fit._replace(params=from_params(held, fit.law, fit.domains).params, diagnostics=None),
-            budget,
-            **given,
-        )
+        alt = optimize(fit._replace(params=alt_params, diagnostics=None), budget, **given)
         warnings += sensitivity_warnings(alt.weights, weights)
     if not np.all(np.isfinite(predicted)):
         warnings.append("predicted losses are not finite at the recommended mixture")

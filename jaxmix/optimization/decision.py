@@ -223,7 +223,7 @@ def _too_few_line(kind: str, folds: int, g) -> str:
     return (
         f"keep the {kind}: {folds} distinct pilot mixtures are too few to "
         f"tell how certain the model's optimum is (predicted {100 * g[-1]:+.2f}%); run "
-        "`jaxmix next` for runs that would"
+        "`jaxmix next` for runs that can settle it"
     )
 
 
@@ -257,7 +257,7 @@ def _line(action, kind, g, se, j, index, candidates, z, cv) -> str:
         return (
             f"keep the {kind}: the model's optimum is predicted {100 * g[opt]:+.2f}% better "
             f"(+/- {100 * se[opt]:.2f}%, held-out error {cv:.2f}%), which the pilots do not "
-            f"support; run `jaxmix next` for runs that would"
+            f"support; run `jaxmix next` for runs that can settle it"
         )
     if action == "shrink":
         return (
@@ -312,7 +312,7 @@ def decision_for(fit: FitResult, optimum, budget, importance, lower, upper) -> d
 
 def decision_lines(decision: dict) -> list[str]:
     """The decision as terminal lines: the plain sentence, then the probabilities."""
-    out = [f"decision: {decision['action']}: {decision['line']}"]
+    out = [f"decision ({decision['action']}): {decision['line']}"]
     probs = []
     if decision.get("p_beats_best_pilot") is not None:
         probs.append(

@@ -37,6 +37,8 @@ def _names(domains) -> str:
 
 
 def _severity(w: str) -> int:
+    if w.startswith("combined fit: "):  # which laws the default combined: background
+        return NOTE
     if any(word in w for word in _ACT_WORDS) or _OUTLIER.search(w):
         return ACT
     if any(word in w for word in _CHECK_WORDS):
