@@ -38,7 +38,7 @@ class BrokenParams(NamedTuple):
 
 
 def _base(p: BrokenParams) -> transfer_law.TransferParams:
-    return transfer_law.TransferParams(*p[:5])
+    return transfer_law.transfer_fields(p)
 
 
 def _loss(p: BrokenParams, own, other):
@@ -87,7 +87,7 @@ def to_natural(params: BrokenParams) -> dict:
 
 def from_natural(values: dict) -> BrokenParams:
     return BrokenParams(
-        *transfer_law.from_natural(values),
+        **transfer_law.from_natural(values)._asdict(),
         log_gamma=jnp.log(jnp.asarray(values["gamma"], dtype=float)),
         log_B=jnp.log(jnp.asarray(values["B"], dtype=float)),
     )
@@ -104,7 +104,7 @@ def check_natural(values: dict) -> str | None:
 def unscale(params: BrokenParams, log_s) -> BrokenParams:
     """Raw-unit parameters: C also absorbs the break's scale, B is an amount."""
     base = transfer_law.unscale(_base(params), log_s)
-    return BrokenParams(*base, log_gamma=params.log_gamma, log_B=params.log_B + log_s)
+    return BrokenParams(**base._asdict(), log_gamma=params.log_gamma, log_B=params.log_B + log_s)
 
 
 _GRID_GAMMA = (0.1, 0.5)
@@ -127,11 +127,11 @@ def init_grid(amounts, losses, mask) -> BrokenParams:
     )
     c, e = transfer_law.amplitudes(x, losses, mask)
     return BrokenParams(
-        jnp.log(c),
-        rows.log_k,
-        rows.alpha_logit,
-        rows.log_beta,
-        jnp.log(e),
+        log_C=jnp.log(c),
+        log_k=rows.log_k,
+        alpha_logit=rows.alpha_logit,
+        log_beta=rows.log_beta,
+        log_E=jnp.log(e),
         log_gamma=jnp.log(gamma),
         log_B=log_b,
     )

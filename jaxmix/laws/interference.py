@@ -38,7 +38,7 @@ class InterferenceParams(NamedTuple):
 
 
 def _base(row: InterferenceParams) -> transfer_law.TransferParams:
-    return transfer_law.TransferParams(*row[:5])
+    return transfer_law.transfer_fields(row)
 
 
 def _factor(g, src_weights):
@@ -82,7 +82,7 @@ def to_natural(params: InterferenceParams) -> dict:
 
 def from_natural(values: dict) -> InterferenceParams:
     return InterferenceParams(
-        *transfer_law.from_natural(values), g=jnp.asarray(values["g"], dtype=float)
+        **transfer_law.from_natural(values)._asdict(), g=jnp.asarray(values["g"], dtype=float)
     )
 
 
@@ -92,14 +92,14 @@ def check_natural(values: dict) -> str | None:
 
 def unscale(params: InterferenceParams, log_s) -> InterferenceParams:
     """Only the transfer part depends on the unit of the amounts."""
-    return InterferenceParams(*transfer_law.unscale(_base(params), log_s), g=params.g)
+    return InterferenceParams(**transfer_law.unscale(_base(params), log_s)._asdict(), g=params.g)
 
 
 def init_grid(amounts, losses, mask) -> InterferenceParams:
     """The transfer law's grid with g = 0 (no interference) at every start."""
     base = transfer_law.init_grid(amounts, losses, mask)
     g, k = base.log_C.shape
-    return InterferenceParams(*base, g=jnp.zeros((g, k, k - 1), base.log_C.dtype))
+    return InterferenceParams(**base._asdict(), g=jnp.zeros((g, k, k - 1), base.log_C.dtype))
 
 
 INTERFERENCE = Law(

@@ -13,7 +13,6 @@ certified by its Frank-Wolfe gap rather than the exact multiplier solver.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import NamedTuple
 
 import jax
@@ -75,24 +74,23 @@ def predict_weights(params: PairwiseParams, weights: jax.Array, budget) -> jax.A
     return predict_amounts(params, weights * budget)
 
 
-# (mean, std) of log C, log k, alpha logit, log beta, log E, as in ``transfer``
-_PRIOR = ((0.0, 3.0), (math.log(0.3), 3.0), (0.0, 2.0), (math.log(0.3), 2.0), (0.0, 3.0))
-
-
 def penalty(row: PairwiseParams) -> jax.Array:
     """``[]`` weak Gaussian prior on every field of one row (as in ``transfer``)."""
-    leaves = tuple(row)
-    return sum(jnp.sum(0.5 * ((x - m) / s) ** 2) for x, (m, s) in zip(leaves, _PRIOR))
+    mean, std = transfer_law.PRIOR_MEAN, transfer_law.PRIOR_STD
+    return sum(
+        jnp.sum(0.5 * ((getattr(row, f) - getattr(mean, f)) / getattr(std, f)) ** 2)
+        for f in PairwiseParams._fields
+    )
 
 
 def to_natural(params: PairwiseParams) -> dict:
     """Natural values; the fields are the transfer law's, per source where it has ``[K]``."""
-    return transfer_law.to_natural(transfer_law.TransferParams(*params))
+    return transfer_law.to_natural(transfer_law.transfer_fields(params))
 
 
 def from_natural(values: dict) -> PairwiseParams:
     """Unconstrained parameters from natural values (``k``, ``alpha``: ``[K][K-1]``)."""
-    return PairwiseParams(*transfer_law.from_natural(values))
+    return PairwiseParams(**transfer_law.from_natural(values)._asdict())
 
 
 def check_natural(values: dict) -> str | None:

@@ -50,6 +50,11 @@ def _loss(params: TransferParams, own, other):
     return jnp.exp(params.log_C - beta * log_d) + jnp.exp(params.log_E)
 
 
+def transfer_fields(params) -> TransferParams:
+    """The transfer law's fields of a law that extends it, taken by name."""
+    return TransferParams(**{f: getattr(params, f) for f in TransferParams._fields})
+
+
 def predict_amounts(params: TransferParams, amounts: jax.Array) -> jax.Array:
     """Losses ``[K]`` of a run that trained on ``amounts [K]`` of each domain.
 
@@ -67,8 +72,10 @@ def predict_domain(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
     return _loss(row, own, jnp.sum(amounts, axis=1) - own)
 
 
-_PRIOR_MEAN = TransferParams(0.0, math.log(0.3), 0.0, math.log(0.3), 0.0)
-_PRIOR_STD = TransferParams(3.0, 3.0, 2.0, 2.0, 3.0)
+PRIOR_MEAN = TransferParams(
+    log_C=0.0, log_k=math.log(0.3), alpha_logit=0.0, log_beta=math.log(0.3), log_E=0.0
+)
+PRIOR_STD = TransferParams(log_C=3.0, log_k=3.0, alpha_logit=2.0, log_beta=2.0, log_E=3.0)
 
 
 def penalty(params: TransferParams) -> jax.Array:
@@ -79,7 +86,7 @@ def penalty(params: TransferParams) -> jax.Array:
     an exponential, C and beta -> inf; E -> 0) from drifting to degenerate values, so
     every fit has a finite minimizer.
     """
-    terms = jax.tree.map(lambda p, m, s: 0.5 * ((p - m) / s) ** 2, params, _PRIOR_MEAN, _PRIOR_STD)
+    terms = jax.tree.map(lambda p, m, s: 0.5 * ((p - m) / s) ** 2, params, PRIOR_MEAN, PRIOR_STD)
     return sum(jax.tree.leaves(terms))
 
 
