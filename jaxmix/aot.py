@@ -50,7 +50,7 @@ def namedtuple_classes() -> list[type]:
     import sys
 
     names = {m for m in list(sys.modules) if m == "jaxmix" or m.startswith("jaxmix.")}
-    names |= {law.predict_amounts.__module__ for law in registered_laws()}
+    names |= {law.loss.__module__ for law in registered_laws()}
     out = []
     for name in sorted(names):
         module = sys.modules.get(name)

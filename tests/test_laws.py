@@ -4,7 +4,7 @@ import numpy as np
 from jax.test_util import check_grads
 
 import jaxmix
-from jaxmix.laws.transfer import predict_domain, predict_weights, unscale
+from jaxmix.laws.transfer import TRANSFER, unscale
 
 
 def numpy_transfer(nat, amounts):
@@ -43,11 +43,13 @@ def test_weights_form_equals_amounts_form_on_simplex():
     w = jnp.array([0.2, 0.3, 0.5])
     law = jaxmix.get_law("transfer")
     np.testing.assert_allclose(
-        predict_weights(fit.params, w, 7.0), law.predict_amounts(fit.params, 7.0 * w), rtol=1e-12
+        TRANSFER.predict_weights(fit.params, w, 7.0),
+        law.predict_amounts(fit.params, 7.0 * w),
+        rtol=1e-12,
     )
     rows = jax.tree.map(lambda x: x[1], fit.params)
     np.testing.assert_allclose(
-        predict_domain(rows, 7.0 * w[None], 1)[0],
+        TRANSFER.predict_domain(rows, 7.0 * w[None], 1)[0],
         law.predict_amounts(fit.params, 7.0 * w)[1],
         rtol=1e-12,
     )
@@ -55,7 +57,7 @@ def test_weights_form_equals_amounts_form_on_simplex():
 
 def test_gradients_match_finite_differences():
     fit = jaxmix.from_params({d: dict(C=1, k=0.3, alpha=0.6, beta=0.2, E=1) for d in "abc"})
-    f = lambda p, w: jnp.sum(predict_weights(p, w, 5.0))  # noqa: E731
+    f = lambda p, w: jnp.sum(TRANSFER.predict_weights(p, w, 5.0))  # noqa: E731
     check_grads(f, (fit.params, jnp.array([0.2, 0.3, 0.5])), order=2, modes=("fwd", "rev"))
 
 
@@ -83,7 +85,9 @@ def test_convex_in_own_weight():
     )
     w = jnp.linspace(0.01, 0.99, 50)
     second = jax.vmap(
-        jax.grad(jax.grad(lambda x: jnp.sum(predict_weights(fit.params, jnp.full(3, x), 10.0))))
+        jax.grad(
+            jax.grad(lambda x: jnp.sum(TRANSFER.predict_weights(fit.params, jnp.full(3, x), 10.0)))
+        )
     )(w)
     assert np.all(np.asarray(second) > 0)
 

@@ -6,7 +6,7 @@ from helpers import assert_on_simplex, random_law
 from scipy.optimize import minimize as scipy_minimize
 
 import jaxmix
-from jaxmix.laws.transfer import predict_weights
+from jaxmix.laws.transfer import TRANSFER
 from jaxmix.optimization.exact import solve_exact
 
 
@@ -74,10 +74,10 @@ def test_exact_solver_against_scipy_slsqp(seed):
     budget = 50.0
     upper = np.full(k, 0.5)
     w, _ = solve_exact(
-        lambda w: predict_weights(fit.params, w, budget), jnp.zeros(k), jnp.asarray(upper)
+        lambda w: TRANSFER.predict_weights(fit.params, w, budget), jnp.zeros(k), jnp.asarray(upper)
     )
-    f = jax.jit(lambda w: jnp.sum(predict_weights(fit.params, w, budget)))
-    g = jax.jit(jax.grad(lambda w: jnp.sum(predict_weights(fit.params, w, budget))))
+    f = jax.jit(lambda w: jnp.sum(TRANSFER.predict_weights(fit.params, w, budget)))
+    g = jax.jit(jax.grad(lambda w: jnp.sum(TRANSFER.predict_weights(fit.params, w, budget))))
     ref = scipy_minimize(
         lambda x: float(f(x)),
         np.full(k, 1 / k),

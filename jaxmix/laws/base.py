@@ -5,6 +5,10 @@ and optimizing see a law only through this interface, so a new family is one new
 ``register`` call. Parameters are a NamedTuple of arrays with leading axis ``[K]`` (one row
 per domain) in an unconstrained parametrization; the loss of domain i depends only on row i,
 so fits are separable by domain.
+
+A law defines one forward function, ``loss(row, amounts, i)``; the loss of a run, of a
+mixture at a budget and of one domain over many runs are derived from it
+(:meth:`Law.predict_amounts`, :meth:`Law.predict_weights`, :meth:`Law.predict_domain`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 
 class Law(NamedTuple):
@@ -21,18 +26,18 @@ class Law(NamedTuple):
     Attributes:
       name: registry name, written to fit files (``"transfer"``).
       param_names: natural parameter names of one domain, as in fit files.
-      predict_amounts: ``(params, amounts [K]) -> [K]`` losses of a run with those amounts.
-      predict_weights: ``(params, weights [K], budget []) -> [K]`` losses at a mixture. For a
-        ``separable`` law entry i depends on ``weights[i]`` alone (also off the simplex).
-      predict_domain: ``(row, amounts [R, K], i) -> [R]`` losses of domain ``i`` in runs
-        ``amounts``; ``row`` is row ``i`` of the parameters (scalar leaves).
+      loss: ``(row, amounts [..., K], i) -> [...]``, the law itself: the loss of domain
+        ``i`` in runs that trained on ``amounts`` of each domain; ``row`` is row ``i`` of
+        the parameters (scalar leaves) and ``i`` may be traced.
       penalty: ``(row) -> []`` weak prior (negative log density) on a row fitted on amounts
         and losses of order one (see ``loss_fields``). It should be coercive in every
         unconstrained coordinate (grow without bound as any one does), so every fit has a
         finite minimizer; the joint fit weighs it against a residual term in units of the
         noise, so a standard deviation of 2-3 keeps it weak.
-      separable: the objective is a sum of convex one-dimensional terms in ``weights[i]``,
-        so the exact multiplier solver certifies the optimum.
+      separable: domain i's loss depends on a run only through its own amount and the
+        total of the others (:func:`own_and_others`), so at a mixture it depends on
+        ``weights[i]`` alone, also off the simplex; the objective is then a sum of convex
+        one-dimensional terms and the exact multiplier solver certifies the optimum.
       to_natural: ``params -> {name: [K]}``.
       from_natural: ``{name: [K]} -> params``; values must satisfy the law's constraints.
       unscale: ``(params, log_s) -> params``: turn parameters fitted on amounts divided by
@@ -55,9 +60,7 @@ class Law(NamedTuple):
 
     name: str
     param_names: tuple
-    predict_amounts: Callable
-    predict_weights: Callable
-    predict_domain: Callable
+    loss: Callable
     penalty: Callable
     separable: bool
     to_natural: Callable
@@ -69,6 +72,56 @@ class Law(NamedTuple):
     convex: bool = True
     convex_with_repetition: bool = False
     loss_fields: tuple = ()
+
+    def predict_domain(self, row, amounts: jax.Array, i) -> jax.Array:
+        """``[R]`` losses of domain ``i`` in runs ``amounts [R, K]`` (``row``: its row)."""
+        return self.loss(row, amounts, i)
+
+    def predict_amounts(self, params, amounts: jax.Array) -> jax.Array:
+        """``[K]`` losses of a run that trained on ``amounts [K]`` of each domain.
+
+        >>> from jaxmix import get_law
+        >>> law = get_law("transfer")
+        >>> p = law.from_natural(dict(C=[1.0, 1.0], k=[0.5, 0.5], alpha=[0.5, 0.5],
+        ...                           beta=[0.3, 0.3], E=[1.0, 1.0]))
+        >>> [round(float(v), 4) for v in law.predict_amounts(p, jnp.array([1.0, 1.0]))]
+        [1.8855, 1.8855]
+        """
+        k = amounts.shape[-1]
+        return jax.vmap(lambda row, i: self.loss(row, amounts, i))(params, jnp.arange(k))
+
+    def predict_weights(self, params, weights: jax.Array, budget) -> jax.Array:
+        """``[K]`` losses at mixture ``weights [K]`` of a ``budget``: the run's amounts
+        ``weights * budget``. For a ``separable`` law entry i sees domain i's share and the
+        rest of the budget, ``(w_i B, (1 - w_i) B)``, so it depends on ``w_i`` alone."""
+        if not self.separable:
+            return self.predict_amounts(params, weights * budget)
+        split = jnp.stack([weights * budget, (1.0 - weights) * budget], axis=-1)  # [K, 2]
+        return jax.vmap(lambda row, a: self.loss(row, a, 0))(params, split)
+
+
+def own_and_others(amounts: jax.Array, i):
+    """``(own [...], others [...])``: domain ``i``'s amount in runs ``amounts [..., K]`` and
+    the total of the other domains' (summed over them, not subtracted from the total).
+
+    >>> [float(x) for x in own_and_others(jnp.array([1.0, 2.0, 4.0]), 1)]
+    [2.0, 5.0]
+    """
+    k = amounts.shape[-1]
+    own = jnp.take(amounts, i, axis=-1)
+    others = jnp.sum(jnp.where(jnp.arange(k) == i, 0.0, amounts), axis=-1)
+    return own, others
+
+
+def source_proportions(amounts: jax.Array, i) -> jax.Array:
+    """``[..., K-1]`` the other domains' proportions ``n_j / sum(n)`` in runs
+    ``amounts [..., K]``, in the order of :func:`sources`.
+
+    >>> source_proportions(jnp.array([1.0, 1.0, 2.0]), 0).tolist()
+    [0.25, 0.5]
+    """
+    w = amounts / jnp.sum(amounts, axis=-1, keepdims=True)
+    return jnp.take(w, sources(amounts.shape[-1], i), axis=-1)
 
 
 def num_domains(params) -> int:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmix.laws import transfer as transfer_law
-from jaxmix.laws.base import Law
+from jaxmix.laws.base import Law, own_and_others
 
 
 class BrokenParams(NamedTuple):
@@ -41,33 +41,19 @@ def _base(p: BrokenParams) -> transfer_law.TransferParams:
     return transfer_law.transfer_fields(p)
 
 
-def _loss(p: BrokenParams, own, other):
-    alpha = jax.nn.sigmoid(p.alpha_logit)
-    other = jnp.maximum(other, transfer_law.tiny(other))
-    log_d = jnp.log(own + jnp.exp(p.log_k + alpha * jnp.log(other)))
-    bend = jnp.exp(p.log_gamma) * jnp.logaddexp(0.0, log_d - p.log_B)  # gamma log(1 + D/B)
-    return jnp.exp(p.log_C - jnp.exp(p.log_beta) * log_d - bend) + jnp.exp(p.log_E)
+def loss(row: BrokenParams, amounts: jax.Array, i) -> jax.Array:
+    """``[...]`` losses of domain ``i`` in runs ``amounts [..., K]`` (``row``: row ``i``).
 
-
-def predict_amounts(params: BrokenParams, amounts: jax.Array) -> jax.Array:
-    """Losses ``[K]`` of a run with ``amounts [K]``.
-
-    >>> p = from_natural(dict(C=[1.0, 1.0], k=[0.5, 0.5], alpha=[0.5, 0.5], beta=[0.3, 0.3],
-    ...                       E=[1.0, 1.0], gamma=[1e-9, 0.5], B=[1.0, 1.0]))
-    >>> [round(float(v), 4) for v in predict_amounts(p, jnp.array([1.0, 1.0]))]
-    [1.8855, 1.56]
+    >>> row = from_natural(dict(C=[1.0], k=[0.5], alpha=[0.5], beta=[0.3], E=[1.0],
+    ...                         gamma=[0.5], B=[1.0]))
+    >>> row = jax.tree.map(lambda x: x[0], row)
+    >>> round(float(loss(row, jnp.array([1.0, 1.0]), 1)), 4)
+    1.56
     """
-    return _loss(params, amounts, jnp.sum(amounts) - amounts)
-
-
-def predict_domain(row: BrokenParams, amounts: jax.Array, i) -> jax.Array:
-    own = amounts[:, i]
-    return _loss(row, own, jnp.sum(amounts, axis=1) - own)
-
-
-def predict_weights(params: BrokenParams, weights: jax.Array, budget) -> jax.Array:
-    """Losses ``[K]`` at mixture ``weights [K]``; entry i uses w_i only (separable)."""
-    return _loss(params, weights * budget, (1.0 - weights) * budget)
+    own, other = own_and_others(amounts, i)
+    log_d = jnp.log(own + transfer_law.transfer(_base(row), other))
+    bend = jnp.exp(row.log_gamma) * jnp.logaddexp(0.0, log_d - row.log_B)  # gamma log(1+D/B)
+    return jnp.exp(row.log_C - jnp.exp(row.log_beta) * log_d - bend) + jnp.exp(row.log_E)
 
 
 def penalty(row: BrokenParams) -> jax.Array:
@@ -140,9 +126,7 @@ def init_grid(amounts, losses, mask) -> BrokenParams:
 BROKEN = Law(
     name="broken",
     param_names=("C", "k", "alpha", "beta", "E", "gamma", "B"),
-    predict_amounts=predict_amounts,
-    predict_weights=predict_weights,
-    predict_domain=predict_domain,
+    loss=loss,
     penalty=penalty,
     separable=True,
     to_natural=to_natural,

@@ -49,24 +49,14 @@ def ensemble_law(name: str, laws: Sequence[Law]) -> Law:
     order; its optimum is certified by the Frank-Wolfe gap: convex members give a convex
     objective)."""
 
-    def predict_amounts(params, amounts):
-        out = [law.predict_amounts(p, amounts) for law, p in zip(laws, params.members)]
-        return jnp.sum(params.stack * jnp.stack(out, axis=-1), axis=-1)
-
-    def predict_weights(params, w, budget):
-        out = [law.predict_weights(p, w, budget) for law, p in zip(laws, params.members)]
-        return jnp.sum(params.stack * jnp.stack(out, axis=-1), axis=-1)
-
-    def predict_domain(row, amounts, i):
-        out = [law.predict_domain(p, amounts, i) for law, p in zip(laws, row.members)]
+    def loss(row, amounts, i):
+        out = [law.loss(p, amounts, i) for law, p in zip(laws, row.members)]
         return jnp.stack(out, axis=-1) @ row.stack
 
     return Law(
         name=name,
         param_names=(),
-        predict_amounts=predict_amounts,
-        predict_weights=predict_weights,
-        predict_domain=predict_domain,
+        loss=loss,
         penalty=lambda row: 0.0,
         separable=False,
         to_natural=lambda params: {},

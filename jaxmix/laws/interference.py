@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmix.laws import transfer as transfer_law
-from jaxmix.laws.base import Law, sources
+from jaxmix.laws.base import Law, source_proportions
 
 
 class InterferenceParams(NamedTuple):
@@ -41,34 +41,18 @@ def _base(row: InterferenceParams) -> transfer_law.TransferParams:
     return transfer_law.transfer_fields(row)
 
 
-def _factor(g, src_weights):
-    return jnp.exp(jnp.sum(g * src_weights, axis=-1))
-
-
-def predict_domain(row: InterferenceParams, amounts: jax.Array, i) -> jax.Array:
-    """Losses ``[R]`` of domain ``i`` for runs ``amounts [R, K]``."""
-    w = amounts / jnp.sum(amounts, axis=1, keepdims=True)
-    src = w[:, sources(amounts.shape[1], i)]
-    return transfer_law.predict_domain(_base(row), amounts, i) * _factor(row.g, src)
-
-
-def predict_amounts(params: InterferenceParams, amounts: jax.Array) -> jax.Array:
-    """Losses ``[K]`` of a run with ``amounts [K]``.
+def loss(row: InterferenceParams, amounts: jax.Array, i) -> jax.Array:
+    """``[...]`` losses of domain ``i`` in runs ``amounts [..., K]``: the transfer law's
+    times ``exp(g . w)`` over the other domains' proportions (``row``: row ``i``).
 
     >>> p = from_natural(dict(C=[1.0, 1.0], k=[0.5, 0.5], alpha=[0.5, 0.5], beta=[0.3, 0.3],
     ...                       E=[1.0, 1.0], g=[[0.0], [0.2]]))
-    >>> [round(float(v), 4) for v in predict_amounts(p, jnp.array([1.0, 1.0]))]
-    [1.8855, 2.0838]
+    >>> row = jax.tree.map(lambda x: x[1], p)
+    >>> round(float(loss(row, jnp.array([1.0, 1.0]), 1)), 4)
+    2.0838
     """
-    k = amounts.shape[0]
-    idx = jnp.stack([sources(k, i) for i in range(k)])  # [K, K-1]
-    w = amounts / jnp.sum(amounts)
-    return transfer_law.predict_amounts(_base(params), amounts) * _factor(params.g, w[idx])
-
-
-def predict_weights(params: InterferenceParams, weights: jax.Array, budget) -> jax.Array:
-    """Losses ``[K]`` at mixture ``weights [K]`` of a ``budget``."""
-    return predict_amounts(params, weights * budget)
+    factor = jnp.exp(jnp.sum(row.g * source_proportions(amounts, i), axis=-1))
+    return transfer_law.loss(_base(row), amounts, i) * factor
 
 
 def penalty(row: InterferenceParams) -> jax.Array:
@@ -105,9 +89,7 @@ def init_grid(amounts, losses, mask) -> InterferenceParams:
 INTERFERENCE = Law(
     name="interference",
     param_names=("C", "k", "alpha", "beta", "E", "g"),
-    predict_amounts=predict_amounts,
-    predict_weights=predict_weights,
-    predict_domain=predict_domain,
+    loss=loss,
     penalty=penalty,
     separable=False,
     to_natural=to_natural,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix.laws.base import Law, sources
+from jaxmix.laws.base import Law, source_proportions, sources
 
 
 class MixingParams(NamedTuple):
@@ -34,32 +34,16 @@ class MixingParams(NamedTuple):
     t: jax.Array
 
 
-def _loss(row: MixingParams, src_weights):
-    """Losses ``[...]`` from the other domains' weights ``[..., K-1]`` (one row)."""
-    return jnp.exp(row.log_c) + jnp.exp(row.log_k + jnp.sum(row.t * src_weights, axis=-1))
+def loss(row: MixingParams, amounts: jax.Array, i) -> jax.Array:
+    """``[...]`` losses of domain ``i`` in runs ``amounts [..., K]`` (only their
+    proportions matter; ``row``: row ``i``).
 
-
-def predict_domain(row: MixingParams, amounts: jax.Array, i) -> jax.Array:
-    """Losses ``[R]`` of domain ``i`` for runs ``amounts [R, K]`` (their proportions)."""
-    w = amounts / jnp.sum(amounts, axis=1, keepdims=True)
-    return _loss(row, w[:, sources(amounts.shape[1], i)])
-
-
-def predict_weights(params: MixingParams, weights: jax.Array, budget) -> jax.Array:
-    """Losses ``[K]`` at mixture ``weights [K]``; the budget is ignored (fixed-budget law).
-
-    >>> p = from_natural(dict(c=[1.0, 1.0], k=[1.0, 1.0], t=[[0.0], [1.0]]))
-    >>> [round(float(v), 4) for v in predict_weights(p, jnp.array([0.5, 0.5]), 10.0)]
-    [2.0, 2.6487]
+    >>> law_row = MixingParams(log_c=jnp.array(0.0), log_k=jnp.array(0.0), t=jnp.array([1.0]))
+    >>> round(float(loss(law_row, jnp.array([5.0, 5.0]), 1)), 4)  # 1 + exp(1 * 0.5)
+    2.6487
     """
-    k = weights.shape[0]
-    idx = jnp.stack([sources(k, i) for i in range(k)])  # [K, K-1]
-    return jax.vmap(_loss)(params, weights[idx])
-
-
-def predict_amounts(params: MixingParams, amounts: jax.Array) -> jax.Array:
-    """Losses ``[K]`` of a run with ``amounts [K]`` (only their proportions matter)."""
-    return predict_weights(params, amounts / jnp.sum(amounts), None)
+    src = source_proportions(amounts, i)
+    return jnp.exp(row.log_c) + jnp.exp(row.log_k + jnp.sum(row.t * src, axis=-1))
 
 
 def penalty(row: MixingParams) -> jax.Array:
@@ -126,9 +110,7 @@ def init_grid(amounts, losses, mask) -> MixingParams:
 MIXING_LAW = Law(
     name="mixing_law",
     param_names=("c", "k", "t"),
-    predict_amounts=predict_amounts,
-    predict_weights=predict_weights,
-    predict_domain=predict_domain,
+    loss=loss,
     penalty=penalty,
     separable=False,
     to_natural=to_natural,

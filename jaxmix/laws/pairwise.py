@@ -42,36 +42,22 @@ class PairwiseParams(NamedTuple):
     log_E: jax.Array
 
 
-def _loss(row: PairwiseParams, own, src):
-    """Losses ``[R]`` from own amounts ``[R]`` and source amounts ``[R, K-1]`` (one row)."""
+def loss(row: PairwiseParams, amounts: jax.Array, i) -> jax.Array:
+    """``[...]`` losses of domain ``i`` in runs ``amounts [..., K]`` (``row``: row ``i``).
+
+    >>> p = from_natural(dict(C=[1.0, 1.0], beta=[0.3, 0.3], E=[1.0, 1.0],
+    ...                       k=[[0.5], [0.5]], alpha=[[0.5], [0.5]]))
+    >>> row = jax.tree.map(lambda x: x[0], p)
+    >>> round(float(loss(row, jnp.array([1.0, 1.0]), 0)), 4)
+    1.8855
+    """
+    own = jnp.take(amounts, i, axis=-1)
+    src = jnp.take(amounts, sources(amounts.shape[-1], i), axis=-1)  # [..., K-1]
     alpha = jax.nn.sigmoid(row.alpha_logit)
     src = jnp.maximum(src, tiny(src))
     transfer = jnp.sum(jnp.exp(row.log_k + alpha * jnp.log(src)), axis=-1)
     log_d = jnp.log(own + transfer)
     return jnp.exp(row.log_C - jnp.exp(row.log_beta) * log_d) + jnp.exp(row.log_E)
-
-
-def predict_domain(row: PairwiseParams, amounts: jax.Array, i) -> jax.Array:
-    """Losses ``[R]`` of domain ``i`` for runs ``amounts [R, K]``."""
-    return _loss(row, amounts[:, i], amounts[:, sources(amounts.shape[1], i)])
-
-
-def predict_amounts(params: PairwiseParams, amounts: jax.Array) -> jax.Array:
-    """Losses ``[K]`` of a run with ``amounts [K]``.
-
-    >>> p = from_natural(dict(C=[1.0, 1.0], beta=[0.3, 0.3], E=[1.0, 1.0],
-    ...                       k=[[0.5], [0.5]], alpha=[[0.5], [0.5]]))
-    >>> [round(float(v), 4) for v in predict_amounts(p, jnp.array([1.0, 1.0]))]
-    [1.8855, 1.8855]
-    """
-    k = amounts.shape[0]
-    idx = jnp.stack([sources(k, i) for i in range(k)])  # [K, K-1]
-    return jax.vmap(_loss)(params, amounts, amounts[idx])
-
-
-def predict_weights(params: PairwiseParams, weights: jax.Array, budget) -> jax.Array:
-    """Losses ``[K]`` at mixture ``weights [K]`` of a ``budget``."""
-    return predict_amounts(params, weights * budget)
 
 
 def penalty(row: PairwiseParams) -> jax.Array:
@@ -130,9 +116,7 @@ def init_grid(amounts, losses, mask) -> PairwiseParams:
 PAIRWISE = Law(
     name="pairwise",
     param_names=("C", "beta", "E", "k", "alpha"),
-    predict_amounts=predict_amounts,
-    predict_weights=predict_weights,
-    predict_domain=predict_domain,
+    loss=loss,
     penalty=penalty,
     separable=False,
     to_natural=to_natural,

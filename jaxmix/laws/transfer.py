@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix.laws.base import Law
+from jaxmix.laws.base import Law, own_and_others
 
 
 class TransferParams(NamedTuple):
@@ -40,36 +40,33 @@ def tiny(x):
     return jnp.finfo(jnp.result_type(x)).tiny ** 0.5
 
 
-def _loss(params: TransferParams, own, other):
-    """``[K]`` losses from own amounts ``[K]`` and other-domain amounts ``[K]``."""
-    alpha = jax.nn.sigmoid(params.alpha_logit)
+def loss(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
+    """``[...]`` losses of domain ``i`` in runs ``amounts [..., K]`` (``row``: row ``i``).
+
+    >>> row = TransferParams(*(jnp.log(jnp.asarray(v)) for v in (1.0, 0.5, 1.0, 0.3, 1.0)))
+    >>> round(float(loss(row, jnp.array([1.0, 1.0]), 0)), 4)  # alpha = sigmoid(0) = 0.5
+    1.8855
+    """
+    own, other = own_and_others(amounts, i)
+    return effective_loss(row, own + transfer(row, other))
+
+
+def transfer(row: TransferParams, other) -> jax.Array:
+    """Effective data of one domain from the others' total: ``k * other ** alpha``."""
+    alpha = jax.nn.sigmoid(row.alpha_logit)
     other = jnp.maximum(other, tiny(other))
-    transfer = jnp.exp(params.log_k + alpha * jnp.log(other))
-    log_d = jnp.log(own + transfer)
-    beta = jnp.exp(params.log_beta)
-    return jnp.exp(params.log_C - beta * log_d) + jnp.exp(params.log_E)
+    return jnp.exp(row.log_k + alpha * jnp.log(other))
+
+
+def effective_loss(row: TransferParams, data) -> jax.Array:
+    """``C * data ** (-beta) + E`` for effective data ``data``."""
+    beta = jnp.exp(row.log_beta)
+    return jnp.exp(row.log_C - beta * jnp.log(data)) + jnp.exp(row.log_E)
 
 
 def transfer_fields(params) -> TransferParams:
     """The transfer law's fields of a law that extends it, taken by name."""
     return TransferParams(**{f: getattr(params, f) for f in TransferParams._fields})
-
-
-def predict_amounts(params: TransferParams, amounts: jax.Array) -> jax.Array:
-    """Losses ``[K]`` of a run that trained on ``amounts [K]`` of each domain.
-
-    >>> p = from_natural(dict(C=[1.0, 1.0], k=[0.5, 0.5], alpha=[0.5, 0.5],
-    ...                       beta=[0.3, 0.3], E=[1.0, 1.0]))
-    >>> [round(float(v), 4) for v in predict_amounts(p, jnp.array([1.0, 1.0]))]
-    [1.8855, 1.8855]
-    """
-    return _loss(params, amounts, jnp.sum(amounts) - amounts)
-
-
-def predict_domain(row: TransferParams, amounts: jax.Array, i) -> jax.Array:
-    """Losses ``[R]`` of domain ``i`` for runs ``amounts [R, K]``; ``row`` has scalar leaves."""
-    own = amounts[:, i]
-    return _loss(row, own, jnp.sum(amounts, axis=1) - own)
 
 
 PRIOR_MEAN = TransferParams(
@@ -88,11 +85,6 @@ def penalty(params: TransferParams) -> jax.Array:
     """
     terms = jax.tree.map(lambda p, m, s: 0.5 * ((p - m) / s) ** 2, params, PRIOR_MEAN, PRIOR_STD)
     return sum(jax.tree.leaves(terms))
-
-
-def predict_weights(params: TransferParams, weights: jax.Array, budget) -> jax.Array:
-    """Losses ``[K]`` at mixture ``weights [K]`` of a ``budget``; entry i uses w_i only."""
-    return _loss(params, weights * budget, (1.0 - weights) * budget)
 
 
 def to_natural(params: TransferParams) -> dict:
@@ -192,9 +184,7 @@ def init_grid(amounts, losses, mask) -> TransferParams:
 TRANSFER = Law(
     name="transfer",
     param_names=("C", "k", "alpha", "beta", "E"),
-    predict_amounts=predict_amounts,
-    predict_weights=predict_weights,
-    predict_domain=predict_domain,
+    loss=loss,
     penalty=penalty,
     separable=True,
     to_natural=to_natural,
