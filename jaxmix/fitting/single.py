@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix import aot
+from jaxmix.fitting.batched import fit_weighted
 from jaxmix.fitting.checks import (
     base_amounts,
     check_amounts,
@@ -18,7 +18,7 @@ from jaxmix.fitting.checks import (
 )
 from jaxmix.fitting.extrapolate import holdout_report, holdout_rows, steepening
 from jaxmix.fitting.identify import describe
-from jaxmix.fitting.joint import AT_BOUND_Z, STRATEGIES, fit_many
+from jaxmix.fitting.joint import AT_BOUND_Z, STRATEGIES
 from jaxmix.fitting.objective import HUBER_K, MAD_SIGMA
 from jaxmix.fitting.reference import fit_reference
 from jaxmix.fitting.result import FitResult, amount_range, predict, status_warnings
@@ -163,18 +163,16 @@ def _joint_inputs(table: PilotTable, spec, strategy: str):
 def _fit_masks(table, y, mask, masks, delta, prior, law, strategy, polish):
     """The compiled joint fit of every mask in ``masks [M, R, K]`` (through the export
     cache); a ``JointFit`` with leading axis ``[M]``."""
-    dt = _dtype()
-    return aot.call(
-        fit_many,
-        "joint_fit",
-        jnp.asarray(table.amounts, dt),
-        jnp.asarray(np.broadcast_to(np.where(mask, y, 1.0), masks.shape), dt),
-        jnp.asarray(masks),
-        jnp.asarray(0.0 if delta is None else delta, dt),
-        jnp.asarray(prior, dt),
+    return fit_weighted(
+        table.amounts,
+        np.broadcast_to(np.where(mask, y, 1.0), masks.shape),
+        masks,
+        0.0 if delta is None else delta,
+        prior,
         law_name=law,
         strategy=strategy,
         polish=polish,
+        diagnose=True,
     )
 
 

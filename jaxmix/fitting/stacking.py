@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import aot
-from jaxmix.fitting.joint import fit_many
+from jaxmix.fitting.batched import fit_weighted
 from jaxmix.fitting.result import predict_params
 from jaxmix.laws.base import row_names
 from jaxmix.laws.ensemble import EnsembleParams, ensemble_name
@@ -91,20 +91,15 @@ def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0):
     seen = np.isfinite(y)
     masks = np.concatenate([np.zeros((1, len(y)), bool), masks])
     weights = (seen[None] & ~masks[:, :, None]).astype(float)
-    out = aot.call(
-        fit_many,
-        "joint_fit",
-        jnp.asarray(amounts, dt),
-        jnp.asarray(np.broadcast_to(np.where(seen, y, 1.0), weights.shape), dt),
-        jnp.asarray(weights, dt),
-        jnp.asarray(0.0 if delta is None else delta, dt),  # 0: the fit's robust threshold
-        jnp.asarray(prior, dt),
+    out = fit_weighted(
+        amounts,
+        np.broadcast_to(np.where(seen, y, 1.0), weights.shape),
+        weights,
+        0.0 if delta is None else delta,  # 0: the fit's robust threshold
+        prior,
         law_name=law_name,
-        strategy="screen",
-        polish=4,
-        diagnose=False,
     )
-    params, status = jax.device_get((out.params, out.status))
+    params, status = out.params, out.status
     pred = np.asarray(
         aot.call(
             _predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix.fitting.batched import pad_runs
 from jaxmix.fitting.joint import fit_many
 from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult
@@ -122,8 +123,9 @@ def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progres
     counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
     dt = _dtype()
     weights = counts[:, :, None] * mask[None]
-    amounts = jnp.asarray(table.amounts, dt)
-    losses = jnp.asarray(np.where(mask, y, 1.0), dt)
+    # Runs padded with weight zero, so tables of nearby sizes share one compiled refit.
+    amounts, losses, weights = pad_runs(table.amounts, np.where(mask, y, 1.0), weights)
+    amounts, losses = jnp.asarray(amounts, dt), jnp.asarray(losses, dt)
     fn = functools.partial(
         fit_many,
         amounts,

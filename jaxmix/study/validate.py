@@ -32,9 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmix import aot
+from jaxmix.fitting.batched import fit_weighted
 from jaxmix.fitting.extrapolate import holdout_rows
-from jaxmix.fitting.joint import fit_many
 from jaxmix.fitting.result import predict_params
 from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import row_names
@@ -157,20 +156,15 @@ def _law_folds(table, y, law_name, masks, delta):
     dt = jnp.result_type(float)
     seen = np.isfinite(y)
     weights = (seen[None] & ~masks[:, :, None]).astype(float)
-    out = aot.call(
-        fit_many,
-        "joint_fit",
-        jnp.asarray(table.amounts, dt),
-        jnp.asarray(np.broadcast_to(np.where(seen, y, 1.0), weights.shape), dt),
-        jnp.asarray(weights, dt),
-        jnp.asarray(0.0 if delta is None else delta, dt),
-        jnp.asarray(1.0, dt),
+    out = fit_weighted(
+        table.amounts,
+        np.broadcast_to(np.where(seen, y, 1.0), weights.shape),
+        weights,
+        0.0 if delta is None else delta,
+        1.0,
         law_name=law_name,
-        strategy="screen",
-        polish=4,
-        diagnose=False,
     )
-    params, status = jax.device_get((out.params, out.status))
+    params, status = out.params, out.status
     amounts = jnp.asarray(table.amounts, dt)
     predict = jax.vmap(functools.partial(predict_params, law_name=law_name), in_axes=(0, None))
     pred = np.asarray(predict(params, amounts))
