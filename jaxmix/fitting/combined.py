@@ -14,9 +14,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import aot
-from jaxmix.fitting.checks import base_amounts, check_amounts, check_losses, monotonicity_warnings
+from jaxmix.fitting.checks import (
+    base_amounts,
+    check_amounts,
+    check_losses,
+    monotonicity_warnings,
+    pilot_warnings,
+)
 from jaxmix.fitting.result import FitResult, from_params, predict, predict_params
-from jaxmix.fitting.single import fit_law
+from jaxmix.fitting.single import check_method, fit_joint_and_folds, fit_law
 from jaxmix.fitting.stacking import DEFAULT_LAWS, Combination, combine, ensemble_params
 from jaxmix.laws.base import natural_rows, row_names
 from jaxmix.laws.ensemble import EnsembleParams, ensemble_name, is_ensemble, member_names
@@ -56,10 +62,11 @@ def to_fit_result(comb: Combination, domains, amount_range=None) -> FitResult:
 
 
 def fit_combined(
-    table, laws=DEFAULT_LAWS, importance=None, delta: float | None = None
+    table, laws=DEFAULT_LAWS, importance=None, delta: float | None = None, given=None
 ) -> FitResult:
     """The default fit: every law in ``laws`` cross-validated on the pilots and stacked
-    (see the module docstring). Needs per-domain ``loss:<domain>`` columns.
+    (see the module docstring). Needs per-domain ``loss:<domain>`` columns. ``given``:
+    fold fits already made (see :func:`jaxmix.fitting.stacking.combine`).
 
     The fold fits and the pilots are kept in ``diagnostics["combination"]`` (and so in the
     fit file), so that ``optimize`` can weigh the recommendation against the safe mixture.
@@ -78,7 +85,9 @@ def fit_combined(
     for i, d in enumerate(table.domains):
         check_losses(table, y[:, i], f"loss:{d}", need)
     try:
-        comb = combine(table.amounts, y, laws=laws, importance=importance, delta=delta)
+        comb = combine(
+            table.amounts, y, laws=laws, importance=importance, delta=delta, given=given
+        )
     except ValueError:
         # Too few runs to hold any out: the single transfer law (its own checks and errors).
         single = fit_law(table, method="joint", delta=delta, law="transfer")
@@ -120,16 +129,15 @@ def fit_default(
 ) -> FitResult:
     """What ``jaxmix.fit(table)`` and ``jaxmix fit`` do without a law: the transfer law's
     own joint fit first (its input checks, warnings and diagnostics: outliers,
-    extrapolation), then :func:`fit_combined`, which carries them."""
-    single = fit_law(
-        table,
-        method="joint",
-        law="transfer",
-        strategy=strategy,
-        delta=delta,
-        check_extrapolation=check_extrapolation,
+    extrapolation), then :func:`fit_combined`, which carries them. With the default
+    strategy the transfer law's fold fits run in the same batched call as its own fit."""
+    check_method("joint", None)
+    single, given = fit_joint_and_folds(
+        table, "transfer", strategy, 4, delta, 1.0, check_extrapolation, strategy == "screen"
     )
-    combined = fit_combined(table, delta=delta)
+    single = single._replace(warnings=tuple(pilot_warnings(table)) + single.warnings)
+    given = {} if given is None else {"transfer": given}
+    combined = fit_combined(table, delta=delta, given=given)
     if not is_ensemble(combined.law):
         return combined
     diag = dict(single.diagnostics or {})

@@ -22,6 +22,7 @@ from jaxmix.fitting.joint import AT_BOUND_Z, STRATEGIES
 from jaxmix.fitting.objective import HUBER_K, MAD_SIGMA
 from jaxmix.fitting.reference import fit_reference
 from jaxmix.fitting.result import FitResult, amount_range, predict, status_warnings
+from jaxmix.fitting.stacking import cv_masks, fold_weights, proportion_groups
 from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import flat_field_names, row_names
 from jaxmix.laws.registry import get_law
@@ -84,7 +85,20 @@ def fit_joint(
     pilots (in the same batched call) to report how well it extrapolates (see
     :mod:`jaxmix.fitting.extrapolate`); the CLI turns it on.
     """
+    return fit_joint_and_folds(
+        table, law, strategy, polish, delta, prior, check_extrapolation, False
+    )[0]
+
+
+def fit_joint_and_folds(
+    table, law, strategy, polish, delta, prior, check_extrapolation, cv_folds: bool
+) -> tuple[FitResult, tuple | None]:
+    """:func:`fit_joint`, plus, with ``cv_folds``, in the same batched call, the fits on the
+    cross-validation folds of :func:`jaxmix.fitting.stacking.combine` (weights
+    :func:`~jaxmix.fitting.stacking.fold_weights`; row 0, every run, is the full fit
+    itself): ``(result, (params, status) with leading axis [F+1], or None)``."""
     y, need = _joint_inputs(table, get_law(law), strategy)
+    fold_w = fold_weights(y, cv_masks(proportion_groups(table.amounts))) if cv_folds else None
     mask = np.isfinite(y)
     dt = _dtype()
     # The full fit and the hold-out refit (without each domain's largest pilots) run as one
@@ -93,8 +107,14 @@ def fit_joint(
     train = mask & ~held[:, None]
     holdout = check_extrapolation and held.any() and bool(np.all(train.sum(axis=0) >= need))
     masks = np.stack([mask, train] if holdout else [mask]).astype(dt)
+    m = len(masks)
+    if fold_w is not None:
+        masks = np.concatenate([masks, fold_w[1:].astype(dt)])
     both = _fit_masks(table, y, mask, masks, delta, prior, law, strategy, polish)
-    both = jax.device_get(both)  # numpy from here on: no small eager JAX ops
+    folds = None
+    if fold_w is not None:
+        rows = lambda x: np.concatenate([x[:1], x[m:]])  # noqa: E731
+        folds = (jax.tree.map(rows, both.params), rows(both.status))
     out = jax.tree.map(lambda x: x[0], both)
     report, ident_warn = describe(out.identifiability, out.params, table.domains)
     result = _joint_result(table, law, out)
@@ -119,11 +139,10 @@ def fit_joint(
     )
     if holdout:
         diagnostics = _with_holdout(diagnostics, result._replace(params=refit).natural())
-    return result._replace(
-        residuals=residuals,
-        diagnostics=diagnostics,
-        warnings=tuple(warnings),
+    result = result._replace(
+        residuals=residuals, diagnostics=diagnostics, warnings=tuple(warnings)
     )
+    return result, folds
 
 
 def _joint_result(table: PilotTable, law: str, out) -> FitResult:

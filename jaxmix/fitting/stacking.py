@@ -83,23 +83,32 @@ def cv_masks(groups, seed: int = 0) -> np.ndarray:
     return np.stack([assign[groups] == f for f in range(KFOLD)])
 
 
-def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0):
-    """Fit ``law_name`` with the runs of each mask held out (``masks [F, R]``; row 0 of the
-    result is the fit on every run). Returns ``(params [F+1, ...], status [F+1, K],
-    predictions [F+1, R, K])``."""
-    dt = jnp.result_type(float)
+def fold_weights(y, masks) -> np.ndarray:
+    """``[F+1, R, K]`` observation weights: every observed run (row 0), then each fold's
+    (``masks [F, R]``: True = held out)."""
     seen = np.isfinite(y)
     masks = np.concatenate([np.zeros((1, len(y)), bool), masks])
-    weights = (seen[None] & ~masks[:, :, None]).astype(float)
-    out = fit_weighted(
-        amounts,
-        np.broadcast_to(np.where(seen, y, 1.0), weights.shape),
-        weights,
-        0.0 if delta is None else delta,  # 0: the fit's robust threshold
-        prior,
-        law_name=law_name,
-    )
-    params, status = out.params, out.status
+    return (seen[None] & ~masks[:, :, None]).astype(float)
+
+
+def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
+    """Fit ``law_name`` with the runs of each mask held out (``masks [F, R]``; row 0 of the
+    result is the fit on every run). Returns ``(params [F+1, ...], status [F+1, K],
+    predictions [F+1, R, K])``. ``given``: those fits, already made (``(params, status)``,
+    leading axis ``[F+1]``, fitted on :func:`fold_weights`), only predicted here."""
+    dt = jnp.result_type(float)
+    if given is None:
+        weights = fold_weights(y, masks)
+        out = fit_weighted(
+            amounts,
+            np.broadcast_to(np.where(np.isfinite(y), y, 1.0), weights.shape),
+            weights,
+            0.0 if delta is None else delta,  # 0: the fit's robust threshold
+            prior,
+            law_name=law_name,
+        )
+        given = (out.params, out.status)
+    params, status = given
     pred = np.asarray(
         aot.call(
             _predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name
@@ -165,17 +174,22 @@ def combine(
     groups=None,
     delta: float | None = None,
     seed: int = 0,
+    given: dict | None = None,
 ) -> Combination:
     """Fit every law on every cross-validation fold and stack their out-of-fold predictions.
 
     ``amounts [R, K]``, per-domain losses ``y [R, K]`` (NaN: not observed), ``groups [R]``
-    (runs held out together; default: same proportions)."""
+    (runs held out together; default: same proportions). ``given``: ``{law: (params,
+    status)}`` fold fits already made on the folds of :func:`cv_masks` (see
+    :func:`fold_fits`)."""
     amounts, y = np.asarray(amounts, float), np.asarray(y, float)
     groups = proportion_groups(amounts) if groups is None else np.asarray(groups)
     held = cv_masks(groups, seed)
     seen = np.isfinite(y)
     k = amounts.shape[1]
-    names, params, folds, oofs, statuses, skipped = _fold_every_law(amounts, y, laws, held, delta)
+    names, params, folds, oofs, statuses, skipped = _fold_every_law(
+        amounts, y, laws, held, delta, given or {}
+    )
     if not names:
         raise ValueError("no law can be cross-validated on these pilots (too few runs)")
     oof = np.stack(oofs)
@@ -207,7 +221,7 @@ def combine(
     )
 
 
-def _fold_every_law(amounts, y, laws, held, delta):
+def _fold_every_law(amounts, y, laws, held, delta, given):
     """``(names, params, fold params, out-of-fold predictions, statuses, skipped)`` of the
     laws that every fold leaves enough runs to fit."""
     seen = np.isfinite(y)
@@ -220,7 +234,7 @@ def _fold_every_law(amounts, y, laws, held, delta):
         if np.any(counts[:, observed] < need):
             skipped[name] = f"a fold leaves fewer than {need} runs for some domain"
             continue
-        p, status, pred = fold_fits(amounts, y, name, held, delta)
+        p, status, pred = fold_fits(amounts, y, name, held, delta, given=given.get(name))
         oof = np.full(y.shape, np.nan)
         for f, h in enumerate(held):
             oof[h] = pred[1 + f][h]
