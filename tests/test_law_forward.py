@@ -1,5 +1,7 @@
-"""Each law's three forward functions (a run's amounts, a mixture at a budget, one domain over
-many runs) describe one function: a term dropped from any one of them makes these fail."""
+"""Each law defines one forward function, ``loss(row, amounts, i)``; the loss of a run, of a
+mixture at a budget and of one domain over many runs derive from it. These check that the
+three forms agree: a derivation that drops a term, or a law marked separable whose loss
+depends on more than its own amount and the others' total, makes them fail."""
 
 import jax
 import jax.numpy as jnp
