@@ -57,21 +57,12 @@ def pad_runs(amounts, losses, weights):
     return amounts, losses, weights
 
 
-def fit_weighted(
-    amounts,
-    losses,
-    weights,
-    delta,
-    prior,
-    *,
-    law_name,
-    strategy="screen",
-    polish=4,
-    diagnose=False,
-) -> JointFit:
-    """``fit_many`` of ``losses, weights [B, R, K]`` at ``amounts [R, K]``,
-    through the export cache, padded as the module docstring says; a :class:`JointFit`
-    with leading axis ``[B]``, as numpy arrays. ``delta <= 0``: the fit's own threshold."""
+def fit_weighted(amounts, losses, weights, delta, prior, **options) -> JointFit:
+    """``fit_many(..., **options)`` of ``losses, weights [B, R, K]`` at ``amounts [R, K]``
+    (options default to ``strategy="screen", polish=4, diagnose=False``), through the export
+    cache, padded as the module docstring says; a :class:`JointFit` with leading axis
+    ``[B]``, as numpy arrays. ``delta <= 0``: the fit's own threshold."""
+    options = {"strategy": "screen", "polish": 4, "diagnose": False, **options}
     b = losses.shape[0]
     amounts, losses, weights = pad_runs(amounts, losses, weights)
     pad = batch_bucket(b) - b
@@ -86,9 +77,6 @@ def fit_weighted(
         jnp.asarray(weights, dt),
         jnp.asarray(delta, dt),
         jnp.asarray(prior, dt),
-        law_name=law_name,
-        strategy=strategy,
-        polish=polish,
-        diagnose=diagnose,
+        **options,
     )
     return jax.tree.map(lambda x: np.asarray(x)[:b], jax.device_get(out))
