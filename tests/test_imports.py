@@ -166,3 +166,28 @@ def test_every_module_is_seen():
     assert {"jaxmix", "jaxmix.laws.registry", "jaxmix.cli.main"} <= set(sources)
     assert {"jaxmix.laws", "jaxmix.fitting", "jaxmix.optimization"} <= packages
     assert len(imports(sources, packages)) > 50
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def too_long(sources: dict[str, str]) -> list[str]:
+    """Modules over MAX_MODULE_LINES lines and functions over MAX_FUNCTION_LINES."""
+    out = []
+    for name, src in sources.items():
+        if src.count("\n") > MAX_MODULE_LINES:
+            out.append(f"module {name}: {src.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    out.append(f"function {name}.{node.name}: {n} lines")
+    return out
+
+
+def test_modules_and_functions_stay_small():
+    sources, _ = package_sources()
+    assert too_long(sources) == []
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    assert too_long({"m": f"def f():\n{body}\n"}) == ["function m.f: 61 lines"]

@@ -66,11 +66,9 @@ def fit_combined(
 ) -> FitResult:
     """The default fit: every law in ``laws`` cross-validated on the pilots and stacked
     (see the module docstring). Needs per-domain ``loss:<domain>`` columns. ``given``:
-    fold fits already made (see :func:`jaxmix.fitting.stacking.combine`).
-
-    The fold fits and the pilots are kept in ``diagnostics["combination"]`` (and so in the
-    fit file), so that ``optimize`` can weigh the recommendation against the safe mixture.
-    """
+    fold fits already made (see :func:`jaxmix.fitting.stacking.combine`). The fold fits
+    and the pilots are kept in ``diagnostics["combination"]`` (and so in the fit file), so
+    that ``optimize`` can weigh the recommendation against the safe mixture."""
     check_amounts(table)
     for d in table.domains:
         if d not in table.losses:
