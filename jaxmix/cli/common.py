@@ -156,6 +156,24 @@ def check_output(path) -> None:
     parent = Path(path).resolve().parent
     if not parent.is_dir():
         raise InputError(f"output folder {str(parent)!r} does not exist", path)
+    if Path(path).is_dir():
+        raise InputError("is a folder; give the name of a file to write", path)
+
+
+def check_study_flags(args) -> None:
+    """Flags that would only fail after the fit (``--bootstrap``, ``--level``,
+    ``--restarts``): checked first, so a typo costs no work."""
+    from jaxmix.status import InputError
+
+    b = getattr(args, "bootstrap", None)
+    if b is not None and (b < 0 or b == 1):
+        raise InputError(f"--bootstrap needs 0 (none) or at least 2 resamples, got {b}")
+    level = getattr(args, "level", None)
+    if level is not None and not 0 < level < 1:
+        raise InputError(f"--level must be in (0, 1), got {level:g}")
+    restarts = getattr(args, "restarts", None)
+    if restarts is not None and restarts < 1:
+        raise InputError(f"--restarts must be at least 1, got {restarts}")
 
 
 def optimize_kwargs(args) -> dict:
@@ -173,10 +191,13 @@ def optimize_kwargs(args) -> dict:
 
 def fit_pilots(args):
     from jaxmix.fitting.api import fit
+    from jaxmix.fitting.checks import measured_runs
     from jaxmix.io.pilots import read_pilots
 
+    # The runs without losses are left out here, so that every study of the command (the
+    # bootstrap, the report) sees the table the fit saw; fit() warns about them.
     table = read_pilots(args.pilots)
-    return table, fit(
+    return measured_runs(table)[0], fit(
         table,
         method=args.method,
         target=args.target,

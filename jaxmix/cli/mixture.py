@@ -11,6 +11,7 @@ from jaxmix.cli.common import (
     add_fit_options,
     add_repetition,
     check_output,
+    check_study_flags,
     collect_pairs,
     fit_pilots,
     optimize_kwargs,
@@ -132,6 +133,7 @@ def cmd_run(args) -> None:
 
     check_output(args.output)
     check_output(args.fit_output)
+    check_study_flags(args)
     if args.report:
         check_report_folder(args.report)
     if args.pilots is None:

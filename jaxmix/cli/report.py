@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from jaxmix.cli.common import (
     add_constraints,
     add_fit_options,
     budget_list,
+    check_study_flags,
     fit_pilots,
     optimize_kwargs,
     progress_printer,
@@ -121,6 +124,29 @@ def _mixture_settings(args) -> tuple[dict, dict | None]:
     return data, study
 
 
+def _given_mixture(args, fit, data: dict, budget: float):
+    """The ``--mixture`` file's own weights, evaluated by ``fit`` at ``budget``: the report
+    shows the mixture it names as its input, not a re-optimized one."""
+    from jaxmix.io.mixturefile import mixture_from_dict
+    from jaxmix.optimization.api import optimize
+    from jaxmix.status import InputError
+
+    given = mixture_from_dict(data, args.mixture)  # weights in [0, 1] summing to 1
+    if tuple(given.domains) != tuple(fit.domains):
+        raise InputError(
+            f"the mixture's domains ({', '.join(given.domains)}) differ from the fit's "
+            f"({', '.join(fit.domains)})",
+            args.mixture,
+            None,
+            "weights",
+        )
+    kw = optimize_kwargs(args)
+    for key in ("min_weight", "max_weight", "available", "max_epochs"):
+        kw[key] = None  # the weights are given: only the objective is evaluated
+    kw["fix"] = dict(zip(fit.domains, np.asarray(given.weights, float).tolist()))
+    return optimize(fit, budget, **kw)
+
+
 def cmd_report(args) -> None:
     from jaxmix.io.examples import example_pilots
     from jaxmix.io.fitfile import read_fit
@@ -130,9 +156,10 @@ def cmd_report(args) -> None:
 
     args.report = args.output
     check_report_folder(args.output)
-    study = None
+    check_study_flags(args)
+    study = given = None
     if args.mixture:
-        _, study = _mixture_settings(args)
+        given, study = _mixture_settings(args)
     if args.pilots is None and args.fit is None:
         args.pilots = example_pilots()
         say(args, f"pilots: the shipped example {args.pilots}")
@@ -140,6 +167,12 @@ def cmd_report(args) -> None:
     if args.fit:
         result = read_fit(args.fit)
         table = read_pilots(args.pilots) if args.pilots else None
+        if table is not None and tuple(table.domains) != tuple(result.domains):
+            raise InputError(
+                f"the pilots' domains ({', '.join(table.domains)}) differ from the fit's "
+                f"({', '.join(result.domains)})",
+                table.path,
+            )
     else:
         table, result = fit_pilots(args)
     budget = args.budget
@@ -161,6 +194,9 @@ def cmd_report(args) -> None:
                     f"--between: unknown domain {d!r} (domains: {', '.join(result.domains)})"
                 )
     budgets = budget_list(args.budgets) if args.budgets else None
-    mix = optimize(result, budget, **optimize_kwargs(args))
+    if given is not None:
+        mix = _given_mixture(args, result, given, budget)
+    else:
+        mix = optimize(result, budget, **optimize_kwargs(args))
     warn(args, result.warnings + mix.warnings)
     report_to_folder(args, table, result, mix, study, budgets, pair, args.bootstrap)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.combined import fit_default
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import check_method, fit_law
@@ -72,6 +73,14 @@ def fit(
     >>> result.method, result.target
     ('reference', 'loss:total')
     """
+    table, skipped = measured_runs(table)
+    result = _fit(table, method, target, strategy, delta, prior, reference_unit,
+                  check_extrapolation, law)
+    return result._replace(warnings=tuple(skipped) + tuple(result.warnings))
+
+
+def _fit(table, method, target, strategy, delta, prior, reference_unit, check_extrapolation,
+         law) -> FitResult:
     note = None
     if method is None:
         method, auto_target, note = choose_method(table)

@@ -20,6 +20,9 @@ import numpy as np
 from jaxmix.io.pilots import PilotTable
 from jaxmix.status import InputError
 
+SCALE_RATIO = 4.0  # a domain's median loss this many times the others' warns (a domain
+# far below the others is common: math or code can be learned to a low loss)
+PERPLEXITY_LIKE = 8.0  # per-domain losses all above this read like perplexities
 OUTLIER_RATIO = 10.0  # a loss this many times its column's median (or 1/this) warns
 AGGREGATE_NAMES = frozenset(
     "total all avg average mean overall aggregate sum eval val valid validation heldout "
@@ -71,9 +74,59 @@ def outlier_losses(table) -> list[str]:
     return out
 
 
+def measured_runs(table: PilotTable) -> tuple[PilotTable, list[str]]:
+    """``(table, warnings)``: the table without the runs that have no loss value at all (rows
+    appended before their runs were trained), and one warning naming them."""
+    if not table.losses:
+        return table, []
+    seen = np.zeros(len(table.runs), bool)
+    for values in table.losses.values():
+        seen |= np.isfinite(values)
+    if seen.all() or not seen.any():
+        return table, []
+    keep = np.where(seen)[0]
+    gone = np.where(~seen)[0]
+    names = ", ".join(f"'{table.runs[r]}' (row {table.row_of(r)})" for r in gone)
+    kept = table._replace(
+        runs=tuple(table.runs[r] for r in keep),
+        amounts=table.amounts[keep],
+        losses={n: v[keep] for n, v in table.losses.items()},
+        seeds=None if table.seeds is None else table.seeds[keep],
+        rows=tuple(table.row_of(r) for r in keep),
+    )
+    return kept, [
+        f"{_where(table)}: {len(gone)} run{'s' if len(gone) > 1 else ''} without any loss "
+        f"value left out ({names}): train them and fill in their loss: columns"
+    ]
+
+
+def scale_warnings(table) -> list[str]:
+    """Warnings for a per-domain loss column on another scale than the others' (its median
+    ``SCALE_RATIO`` times the median of theirs), or with every value above ``PERPLEXITY_LIKE``:
+    a perplexity or another unit, which would dominate the summed objective."""
+    medians = {}
+    for d in table.domains:
+        values = table.losses.get(d)
+        if values is not None and np.isfinite(values).sum() >= 1:
+            medians[d] = float(np.median(values[np.isfinite(values)]))
+    out = []
+    for d, m in medians.items():
+        values = table.losses[d][np.isfinite(table.losses[d])]
+        others = [v for e, v in medians.items() if e != d]
+        ratio = m / float(np.median(others)) if others else 1.0
+        if values.min() > PERPLEXITY_LIKE or ratio > SCALE_RATIO:
+            than = f", {ratio:.3g}x the other domains' median" if others else ""
+            out.append(
+                f"{_where(table)}: column 'loss:{d}': its losses (median {m:.4g}{than}) look "
+                "like perplexities or another unit, not validation losses in nats; summed "
+                "with the others they would dominate the objective (write ln(perplexity))"
+            )
+    return out
+
+
 def pilot_warnings(table) -> list[str]:
     """Every warning of this module for ``table``."""
-    return unmatched_loss_columns(table) + outlier_losses(table)
+    return unmatched_loss_columns(table) + scale_warnings(table) + outlier_losses(table)
 
 
 def check_losses(table: PilotTable, y: np.ndarray, column: str, need: int) -> None:

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from jaxmix.status import InputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -17,6 +19,8 @@ def write_atomic(path, text: str | bytes) -> None:
     """Write ``text`` (str as UTF-8, or bytes) to ``path`` so that readers see the old file
     or the whole new one."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; give the name of a file to write", path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         data = text if isinstance(text, bytes) else text.encode("utf-8")

@@ -19,6 +19,7 @@ import numpy as np
 from jaxmix.io.atomic import write_atomic
 from jaxmix.status import InputError
 
+MAX_AMOUNT = 1e30  # larger amounts overflow the laws' powers in floating point
 DEFAULT_MULTIPLIERS = (Fraction(1, 3), Fraction(1, 2), Fraction(2), Fraction(3))
 
 
@@ -116,6 +117,12 @@ def build_table(header: list, records: list, rows: list, path, parse) -> PilotTa
             value = parse(rec.get(f"n:{d}"), path, row, f"n:{d}", False)
             if value < 0:
                 raise InputError(f"amount must be >= 0, got {value:g}", path, row, f"n:{d}")
+            if value > MAX_AMOUNT:
+                raise InputError(
+                    f"amount {value:g} is too large to compute with (over {MAX_AMOUNT:g}); "
+                    "write the amounts in a larger unit (e.g. millions of tokens)",
+                    path, row, f"n:{d}",
+                )
             amounts[r, j] = value
         if not amounts[r].sum() > 0:
             raise InputError("every amount of this run is 0", path, row, f"n:{domains[0]}")

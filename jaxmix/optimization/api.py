@@ -17,7 +17,12 @@ from jaxmix.fitting.combined import holdout_variant
 from jaxmix.fitting.result import FitResult
 from jaxmix.laws.registry import get_law
 from jaxmix.laws.repetition import R_STAR
-from jaxmix.optimization.certify import certify, extrapolation_warnings, sensitivity_warnings
+from jaxmix.optimization.certify import (
+    certify,
+    extrapolation_warnings,
+    sensitivity_warnings,
+    unit_warnings,
+)
 from jaxmix.optimization.constraints import (
     binding,
     constraints,
@@ -144,17 +149,22 @@ def _warnings(law, fit, sol, setup, weights, predicted, budget, given):
     certificate, warnings = certify(law, fit, sol, setup.unique is not None)
     if setup.unique is not None:
         warnings += repetition_notes(fit.domains, weights * budget, setup.unique, given["r_star"])
-    if not np.isfinite(float(sol.objective)):
-        warnings.append("every restart of the gradient solver ended non-finite")
+    if not (np.isfinite(float(sol.objective)) and np.all(np.isfinite(predicted))):
+        raise InputError(
+            f"the predicted losses at budget {budget:g} are not finite numbers (the fit's "
+            "parameters or the budget overflow floating point); no mixture is recommended"
+        )
+    warnings = unit_warnings(fit, budget) + warnings
     warnings += extrapolation_warnings(fit, weights * budget)
     held = (fit.diagnostics or {}).get("holdout_params")
     alt_params = holdout_variant(fit, held) if held else None
     if alt_params is not None:
         # The same problem, fitted without each domain's largest pilots.
-        alt = optimize(fit._replace(params=alt_params, diagnostics=None), budget, **given)
-        warnings += sensitivity_warnings(alt.weights, weights)
-    if not np.all(np.isfinite(predicted)):
-        warnings.append("predicted losses are not finite at the recommended mixture")
+        try:
+            alt = optimize(fit._replace(params=alt_params, diagnostics=None), budget, **given)
+            warnings += sensitivity_warnings(alt.weights, weights)
+        except InputError:  # the hold-out fit overflows here: nothing to compare with
+            pass
     return certificate, warnings
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from jaxmix.optimization.solve import Solution, convex_problem
 
 EXTRAPOLATION_RATIO = 2.0  # budget amount beyond this multiple of the largest pilot warns
+UNIT_RATIO = 100.0  # a budget this far outside the pilots' total amounts is in another unit?
 SENSITIVITY = 0.05  # weight change without the largest pilots that warns
 FW_TOL = 1e-6  # relative Frank-Wolfe gap below which a convex law's optimum is certified
 RESTART_TOL = 1e-9  # relative objective difference within which restarts agree
@@ -74,6 +75,23 @@ def extrapolation_warnings(fit, amounts) -> list[str]:
                     "mixture with runs from `jaxmix next`)"
                 )
     return warnings
+
+
+def unit_warnings(fit, budget: float) -> list[str]:
+    """A line when ``budget`` is more than ``UNIT_RATIO`` times outside the pilots' total
+    amounts (bounded by the sums of each domain's smallest and largest pilot amount)."""
+    if fit.amount_range is None:
+        return []
+    rng = np.asarray(fit.amount_range, dtype=float)
+    low, high = float(rng[:, 0].sum()), float(rng[:, 1].sum())
+    if not (budget * UNIT_RATIO < low or budget > UNIT_RATIO * high):
+        return []
+    return [
+        f"the budget {budget:.4g} is {budget / high if budget > high else budget / low:.2g}x "
+        f"the pilot runs' total amounts (each domain's smallest to largest pilot amount "
+        f"adds up to {low:.4g} to {high:.4g}): is it in another unit? The budget is in the "
+        "unit of the pilots' n: columns"
+    ]
 
 
 def sensitivity_warnings(without_largest, weights) -> list[str]:

@@ -28,6 +28,8 @@ _ACT_WORDS = (
     "has no 'n:",
     "differ by",
     "Frank-Wolfe gap",
+    "in another unit",
+    "look like perplexities",
 )
 _CHECK_WORDS = ("the law is extrapolating", "using the reference procedure", "epochs over")
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix.fitting.batched import pad_runs
+from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.joint import fit_many
 from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult
@@ -93,6 +94,7 @@ def replicates(
     """
     if fit is not None and fit.method != "joint":
         raise InputError("the bootstrap needs per-domain losses (the joint fit)")
+    table = measured_runs(table)[0]  # runs not trained yet are not resampled
     fit0 = fit_joint(table, law=law) if fit is None else fit
     mix0 = optimize(fit0, budget, **optimize_kw)
     rng = np.random.default_rng(seed)

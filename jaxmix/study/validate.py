@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix.fitting.batched import fit_weighted
+from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.extrapolate import holdout_rows
 from jaxmix.fitting.result import predict_params
 from jaxmix.io.pilots import PilotTable
@@ -278,6 +279,7 @@ def validate(
     laws = list(available_laws() if laws is None else laws)
     for name in laws:
         get_law(name)  # unknown names raise here, before any work
+    table = measured_runs(table)[0]  # runs not trained yet hold no fold
     y, n_mix = _checked_losses(table)
     folds = int(min(max(folds, 2), n_mix))
     loo, kfold = fold_masks(table, folds, seed)
