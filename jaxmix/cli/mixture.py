@@ -160,50 +160,36 @@ def cmd_run(args) -> None:
     warn(args, result.warnings + mix.warnings)
     say(args, format_fit(result) + "\n\n" + format_mixture(mix))
     if args.bootstrap:
-        say(args, format_intervals(extra, mix.domains))
+        say(args, format_intervals(extra, mix.domains, decided=bool(mix.decision)))
     if args.report:
         report_to_folder(args, table, result, mix, extra if args.bootstrap else None)
 
 
 def _bootstrapped(args, table, result, budget, extra: dict):
-    """``run --bootstrap``: the mixture, with the intervals added to ``extra``."""
-    from jaxmix.fitting.combined import refit_law
-    from jaxmix.fitting.single import fit_law
+    """``run --bootstrap``: the mixture, with the intervals of that mixture added to
+    ``extra`` (:func:`jaxmix.study.intervals.recommendation_intervals`)."""
     from jaxmix.optimization.api import optimize
     from jaxmix.status import InputError
-    from jaxmix.study.bootstrap import bootstrap
+    from jaxmix.study.intervals import recommendation_intervals
 
     if result.method != "joint":
         raise InputError("--bootstrap needs per-domain losses (the joint fit)")
     if args.repetition:
         raise InputError("--bootstrap does not support --repetition yet")
-    member = result
-    if refit_law(result) != result.law:
-        # The combination's largest member, fitted as `fit --law` would fit it.
-        member = fit_law(
+    mix = optimize(result, budget, **optimize_kwargs(args))
+    extra.update(
+        recommendation_intervals(
             table,
-            method="joint",
-            law=refit_law(result),
+            result,
+            mix,
+            args.bootstrap,
+            level=args.level,
+            baseline=collect_pairs(args.baseline, "--baseline"),
+            progress=progress_printer(args),
             strategy=args.strategy,
-            check_extrapolation=not args.no_extrapolation_check,
+            **optimize_kwargs(args),
         )
-    study, mix, _ = bootstrap(
-        table,
-        budget,
-        args.bootstrap,
-        level=args.level,
-        baseline=collect_pairs(args.baseline, "--baseline"),
-        progress=progress_printer(args),
-        law=member.law,
-        fit=member,
-        **optimize_kwargs(args),
     )
-    if refit_law(result) != result.law:
-        # The intervals come from the combination's largest member; the mixture and the
-        # decision from the combination itself.
-        study["bootstrap"] = {**study.get("bootstrap", {}), "law": refit_law(result)}
-        mix = optimize(result, budget, **optimize_kwargs(args))
-    extra.update(study)
     return mix
 
 

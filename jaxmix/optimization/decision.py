@@ -168,11 +168,8 @@ def decide(
     pts = np.vstack([safe[None], candidates, uniform[None], ref[None]])
     f_full, f_folds = objectives(comb, k, pts, budget, imp)
     nc = len(candidates)
-    g, se = gain_stats(f_full, f_folds, 0, np.arange(1, nc + 1))
-    # The model's held-out error of a difference between two mixtures (the bias cancels)
-    # adds to the jackknife's parameter uncertainty.
-    e_diff = comb.diff_err * 0.5 * np.abs(candidates - safe).sum(axis=1)
-    se = np.sqrt(se**2 + e_diff**2)
+    g, se = _gain_and_se(f_full, f_folds, 0, np.arange(1, nc + 1), comb.diff_err,
+                         np.abs(candidates - safe).sum(axis=1))
     lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
     j = int(np.argmax(lcb))
     few = comb.held.shape[0] < MIN_FOLDS
@@ -181,9 +178,11 @@ def decide(
     else:
         weights, index = safe, -1
     action = _action(index, candidates)
-    # Against uniform and the best pilot: gain of the recommendation.
-    gu, p_unif, gain_best, p_best = _against_references(f_full, f_folds, nc, index, pilot)
-    p_safe = np.array([_phi(a / b) if b > 0 else float(a > 0) for a, b in zip(g, se)])
+    # Against uniform and the best pilot: gain of the recommendation, by the same rule.
+    gu, p_unif, gain_best, p_best = _against_references(
+        f_full, f_folds, pts, nc, index, pilot, comb.diff_err
+    )
+    p_safe = np.array([_p_beats(a, b) for a, b in zip(g, se)])
     cv = 100 * comb.combined_error
     line = _line(action, kind, g, se, j, index, candidates, z, cv)
     if few:
@@ -236,18 +235,37 @@ def _action(index: int, candidates) -> str:
     return "move"
 
 
-def _against_references(f_full, f_folds, nc: int, index: int, pilot):
+def _gain_and_se(f_full, f_folds, ref: int, cols, diff_err: float, distance):
+    """Gain of the points ``cols`` over point ``ref`` and its standard error: the grouped
+    jackknife's, plus the model's held-out error of a difference between two mixtures
+    (``diff_err``, scaled by half the L1 ``distance`` between them; the bias cancels)."""
+    g, se = gain_stats(f_full, f_folds, ref, cols)
+    e_diff = diff_err * 0.5 * np.asarray(distance, float)
+    return g, np.sqrt(se**2 + e_diff**2)
+
+
+def _p_beats(gain: float, se: float) -> float:
+    """``P(gain > 0)`` under a normal with that standard error."""
+    return _phi(gain / se) if se > 0 else float(gain > 0)
+
+
+def _against_references(f_full, f_folds, pts, nc: int, index: int, pilot, diff_err):
     """Gain of the recommendation (candidate ``index``, or the safe mixture when it is -1)
-    over uniform (point ``nc + 1``) and the best pilot (``nc + 2``): ``(gain vs uniform [1],
-    P(beats uniform), gain vs best pilot, P(beats best pilot))``."""
+    over uniform (point ``nc + 1``) and the best pilot (``nc + 2``), with the candidates'
+    standard error rule: ``(gain vs uniform [1], P(beats uniform), gain vs best pilot,
+    P(beats best pilot))``; a probability is NaN where the recommendation is that mixture."""
     rec = 0 if index < 0 else index + 1
-    gu, su = gain_stats(f_full, f_folds, nc + 1, [rec])
+
+    def against(ref: int):
+        dist = np.abs(pts[rec] - pts[ref]).sum()
+        g, se = _gain_and_se(f_full, f_folds, ref, [rec], diff_err, [dist])
+        return g, (float("nan") if dist < 1e-9 else _p_beats(g[0], se[0]))
+
+    gu, p_unif = against(nc + 1)
+    gain_best, p_best = float("nan"), float("nan")
     if pilot is not None:
-        gb, sb = gain_stats(f_full, f_folds, nc + 2, [rec])
-        p_best, gain_best = _phi(gb[0] / sb[0]) if sb[0] > 0 else 0.5, gb[0]
-    else:
-        p_best, gain_best = float("nan"), float("nan")
-    p_unif = _phi(gu[0] / su[0]) if su[0] > 0 else 0.5  # the same mixture: a coin flip
+        gb, p_best = against(nc + 2)
+        gain_best = gb[0]
     return gu, p_unif, gain_best, p_best
 
 
@@ -298,7 +316,7 @@ def decision_for(fit: FitResult, optimum, budget, importance, lower, upper) -> d
         "optimum_gain_pct": float(d.gain_pct[opt]),
         "optimum_gain_se_pct": float(d.gain_se_pct[opt]),
         "optimum_p_beats_safe": float(d.p_beats_safe[opt]),
-        "p_beats_uniform": d.p_beats_uniform,
+        "p_beats_uniform": None if not np.isfinite(d.p_beats_uniform) else d.p_beats_uniform,
         "expected_gain_vs_uniform_pct": d.gain_uniform_pct,
         "p_beats_best_pilot": None if not np.isfinite(d.p_beats_best_pilot)
         else d.p_beats_best_pilot,
@@ -319,10 +337,11 @@ def decision_lines(decision: dict) -> list[str]:
             f"P(beats the best pilot) {decision['p_beats_best_pilot']:.2f}, expected gain "
             f"{decision['expected_gain_vs_best_pilot_pct']:+.2f}%"
         )
-    probs.append(
-        f"P(beats uniform) {decision['p_beats_uniform']:.2f}, expected gain "
-        f"{decision['expected_gain_vs_uniform_pct']:+.2f}%"
-    )
+    if decision.get("p_beats_uniform") is not None:  # None: the recommendation is uniform
+        probs.append(
+            f"P(beats uniform) {decision['p_beats_uniform']:.2f}, expected gain "
+            f"{decision['expected_gain_vs_uniform_pct']:+.2f}%"
+        )
     probs.append(
         f"the optimum {_fmt_w(decision['optimum'])}: P(beats the {decision['safe']['kind']}) "
         f"{decision['optimum_p_beats_safe']:.2f}"

@@ -208,27 +208,18 @@ def _pareto_figure(fit, mixture, pair, kw: dict, seed: int, files: dict) -> None
 
 
 def _bootstrap_study(fit, mixture, table, bootstrap: int, kw: dict, seed, level, progress, notes):
-    """A bootstrap study of ``bootstrap`` resamples (the refit law: see ``refit_law``), or
-    None with a note when the fit is not joint."""
-    from jaxmix.fitting.combined import refit_law
-    from jaxmix.study.bootstrap import bootstrap as run_bootstrap
+    """A bootstrap study of ``bootstrap`` resamples of the recommended mixture (see
+    :func:`jaxmix.study.intervals.recommendation_intervals`), or None with a note when the
+    fit is not joint."""
+    from jaxmix.study.intervals import recommendation_intervals
 
     if fit.method != "joint":
         notes.append("bootstrap skipped: it needs per-domain losses (the joint fit)")
         return None
     bkw = {key: v for key, v in kw.items() if key != "seed"}
-    study, _, _ = run_bootstrap(
-        table,
-        mixture.budget,
-        bootstrap,
-        seed=seed,
-        level=level,
-        progress=progress,
-        law=refit_law(fit),
-        fit=fit if refit_law(fit) == fit.law else None,
-        **bkw,
+    return recommendation_intervals(
+        table, fit, mixture, bootstrap, seed=seed, level=level, progress=progress, **bkw
     )
-    return study
 
 
 def _bootstrap_figure(domains, mixture, study: dict, files: dict) -> None:

@@ -67,13 +67,13 @@ def _params_table(fit: FitResult) -> str:
 def _study_table(study: dict, domains) -> str:
     level = study["bootstrap"]["level"]
     key = beats_key(study)
+    p = "" if study.get(key) is None else f"; {_e(key)} = {study[key]:.3f}"
+    header = ["domain", "weight interval", "predicted loss interval"]
+    if study.get("optimum_weights_interval"):
+        header.append("optimum's weight interval")
     return (
-        f"<p>{study['bootstrap']['resamples']} resamples, {level:.0%} intervals; "
-        f"{_e(key)} = {study[key]:.3f}</p>"
-        + _table(
-            ["domain", "weight interval", "predicted loss interval"],
-            interval_rows(study, domains),
-        )
+        f"<p>{study['bootstrap']['resamples']} resamples, {level:.0%} intervals of the "
+        f"recommended mixture{p}</p>" + _table(header, interval_rows(study, domains))
     )
 
 

@@ -119,13 +119,16 @@ def format_sweep(domains, label: str, values, res) -> str:
 
 
 def interval_rows(study: dict, domains) -> list:
-    """One row per domain: the bootstrap's weight and predicted-loss intervals."""
+    """One row per domain: the bootstrap's interval of the recommended weight, of its
+    predicted loss and, when the recommendation is not the optimum, of the optimum's weight."""
+    opt = study.get("optimum_weights_interval")
     return [
         [
             d,
             "{:.4f} .. {:.4f}".format(*study["weights_interval"][d]),
             "{:.5f} .. {:.5f}".format(*study["predicted_loss_interval"][d]),
         ]
+        + (["{:.4f} .. {:.4f}".format(*opt[d])] if opt else [])
         for d in domains
     ]
 
@@ -135,12 +138,18 @@ def beats_key(study: dict) -> str:
     return "p_beats_uniform" if "p_beats_uniform" in study else "p_beats_baseline"
 
 
-def format_intervals(study: dict, domains) -> str:
-    """The bootstrap's weight and loss intervals as a table."""
+def format_intervals(study: dict, domains, decided: bool = False) -> str:
+    """The bootstrap's intervals of the recommended mixture as a table, and its probability
+    of beating the baseline (``decided``: the decision lines already give it)."""
     level = study["bootstrap"]["level"]
     key = beats_key(study)
-    return (
-        f"bootstrap ({study['bootstrap']['resamples']} resamples, {level:.0%} intervals)\n"
-        + table(["domain", "weight", "predicted loss"], interval_rows(study, domains))
-        + f"\n{key}: {study[key]:.3f}"
+    header = ["domain", "weight", "predicted loss"]
+    if study.get("optimum_weights_interval"):
+        header.append("optimum weight")
+    text = (
+        f"bootstrap ({study['bootstrap']['resamples']} resamples, {level:.0%} intervals of "
+        "the recommended mixture)\n" + table(header, interval_rows(study, domains))
     )
+    if study.get(key) is not None and not (decided and key == "p_beats_uniform"):
+        text += f"\n{key}: {study[key]:.3f}"
+    return text

@@ -249,9 +249,10 @@ def _baseline_weights(fit0: FitResult, baseline) -> np.ndarray:
 
 
 def _objectives_at(fits, weights, budget, importance, law_name: str, n: int):
-    """``(objective [n], predicted [n, K])`` of every replicate at one mixture."""
+    """``(objective [n], predicted [n, K])`` of every replicate at one mixture ``[K]`` (or
+    at its own, ``[n, K]``)."""
     dt = _dtype()
-    k = len(weights)
+    k = np.shape(weights)[-1]
     return objective_many(
         fits,
         np.broadcast_to(weights, (n, k)).astype(dt),

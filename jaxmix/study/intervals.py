@@ -1,0 +1,104 @@
+"""Bootstrap intervals of the mixture that is recommended, for any fit (the default
+combination included): one interval and one probability per mixture.
+
+The pilots are resampled and the fit's law refitted (a combination's largest member, fitted
+as ``fit --law`` fits it: :func:`jaxmix.fitting.combined.refit_law`). Each replicate moves
+the recommendation by its own optimum's deviation from the full-data optimum, scaled by how
+far the recommendation goes from the safe mixture toward the model's optimum (the whole
+deviation for a move, none for keep). So ``weights_interval`` is the interval of the weights
+the user is told to train, and the optimum's own interval is ``optimum_weights_interval``
+when they differ. With a decision, ``p_beats_uniform`` is the decision's probability.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxmix.fitting.combined import refit_law
+from jaxmix.fitting.result import FitResult
+from jaxmix.fitting.single import fit_law
+from jaxmix.io.pilots import PilotTable
+from jaxmix.status import InputError
+from jaxmix.study.bootstrap import _baseline_weights, _objectives_at, _study, replicates
+
+
+def path_fraction(mixture) -> float:
+    """How far ``mixture.weights`` goes from the decision's safe mixture toward its optimum:
+    0 (keep) to 1 (move); 1 without a decision."""
+    dec = mixture.decision
+    if not dec:
+        return 1.0
+    domains = list(mixture.domains)
+    safe = np.array([dec["safe"]["weights"][d] for d in domains])
+    opt = np.array([dec["optimum"][d] for d in domains])
+    step = opt - safe
+    if float(step @ step) < 1e-18:
+        return 0.0
+    return float(np.clip((np.asarray(mixture.weights) - safe) @ step / (step @ step), 0, 1))
+
+
+def _moved(center, deviation, lower, upper) -> np.ndarray:
+    """``[B, K]`` ``center + deviation`` kept inside the bounds and on the simplex."""
+    w = np.clip(center[None] + deviation, lower, upper)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def recommendation_intervals(
+    table: PilotTable,
+    fit: FitResult,
+    mixture,
+    n: int,
+    seed: int = 0,
+    level: float = 0.9,
+    baseline=None,
+    progress=None,
+    strategy: str = "screen",
+    **optimize_kw,
+) -> dict:
+    """The bootstrap study (the keys ``run --bootstrap`` adds to a mixture file) of
+    ``mixture``, the recommendation :func:`optimize` made from ``fit`` (see the module).
+
+    Args:
+      table, fit: the pilots (per-domain losses) and their joint fit.
+      mixture: ``optimize(fit, budget, **optimize_kw)``.
+      n, seed, level, baseline, progress: as :func:`bootstrap`.
+      strategy: the multi-start scheme of a combination's member fit (its own extrapolation
+        check is skipped: the member's mixture is not the one recommended).
+    """
+    if fit.method != "joint":
+        raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+    if n < 2:
+        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
+    if not 0 < level < 1:
+        raise InputError(f"--level must be in (0, 1), got {level}")
+    law = refit_law(fit)
+    member = fit
+    if law != fit.law:
+        member = fit_law(
+            table, method="joint", law=law, strategy=strategy, check_extrapolation=False
+        )
+    reps = replicates(table, mixture.budget, n, seed, law, progress=progress, fit=member,
+                      **optimize_kw)
+    deviation = reps.weights - np.asarray(reps.mixture.weights)[None]  # [B, K], NaN rows kept
+    lower, upper = np.asarray(mixture.lower), np.asarray(mixture.upper)
+    rec = _moved(np.asarray(mixture.weights), path_fraction(mixture) * deviation, lower, upper)
+    imp = np.asarray(mixture.importance)
+    f_rec, pred_rec = _objectives_at(reps.params, rec, mixture.budget, imp, law, n)
+    base_w = _baseline_weights(fit, baseline)
+    f_base, _ = _objectives_at(reps.params, base_w, mixture.budget, imp, law, n)
+    study = _study(table, reps._replace(weights=rec), pred_rec, f_rec, f_base, n, seed, level,
+                   baseline, base_w)
+    study["bootstrap"]["law"] = law
+    dec = mixture.decision
+    if dec:
+        opt = np.array([dec["optimum"][d] for d in mixture.domains])
+        if path_fraction(mixture) < 1:
+            lo, hi = (1 - level) / 2, (1 + level) / 2
+            w = _moved(opt, deviation, lower, upper)
+            q = np.nanquantile(w, [lo, hi], axis=0)
+            study["optimum_weights_interval"] = {
+                d: [float(q[0, i]), float(q[1, i])] for i, d in enumerate(mixture.domains)
+            }
+        if baseline is None:
+            study["p_beats_uniform"] = dec["p_beats_uniform"]  # one probability per mixture
+    return study
