@@ -132,3 +132,128 @@ def test_inputs_untouched_and_same_seed_same_bytes(capsys, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["pilots.csv", "mix0.json", "fit0.json", "mix1.json", "fit1.json"]
     )  # no temporary files left behind
+
+
+# --- hardening, round two: inputs that used to give a traceback or a silent wrong answer ---
+
+
+def _fit_file(tmp_path, table=None):
+    """A transfer-law fit file of ``table`` (default: synthetic pilots, amounts near 1)."""
+    path = tmp_path / "fit.json"
+    fit = jaxmix.fit(table if table is not None else synthetic_table(noise=1e-3), law="transfer")
+    jaxmix.write_fit(fit, path)
+    return path
+
+
+def test_output_that_is_a_folder_is_one_line(capsys, tmp_path):
+    fit = _fit_file(tmp_path)
+    for argv in (
+        ("optimize", fit, "--budget", 10, "-o", tmp_path),
+        ("run", "--law", "transfer", "-o", tmp_path),
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1, err
+        assert "is a folder" in err
+    with pytest.raises(jaxmix.InputError, match="is a folder"):
+        jaxmix.export_mixture(jaxmix.optimize(jaxmix.read_fit(fit), 10.0), "hf", path=tmp_path)
+
+
+def test_budget_in_another_unit_warns_with_both_numbers():
+    table = synthetic_table(noise=1e-3, base=4e6)  # pilots in tokens
+    fit = jaxmix.fit(table, law="transfer")
+    total = table.amounts.sum(axis=1)
+    for budget in (40.0, 4e3, 1e12):
+        (w,) = [x for x in jaxmix.optimize(fit, budget).warnings if "another unit" in x]
+        assert f"{budget:.4g}" in w
+    assert not any("another unit" in x for x in jaxmix.optimize(fit, 5 * total[0]).warnings)
+
+
+def test_amounts_too_large_to_compute_with_are_an_error(capsys, tmp_path):
+    src = jaxmix.example_pilots("sft")
+    lines = Path(src).read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[1] = "1e296"
+    lines[3] = ",".join(cells)
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, _, err = run(capsys, "run", path, "--law", "transfer", "-o", tmp_path / "m.json")
+    assert code == 2 and err.count("\n") == 1
+    assert f"{path}:4: column 'n:code'" in err and "too large" in err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_non_finite_predictions_are_an_error_not_a_decision():
+    fit = jaxmix.from_params(
+        {d: dict(C=1e308, k=0.3, alpha=0.5, beta=0.5, E=1.0) for d in ("a", "b", "c")}
+    )
+    with pytest.raises(jaxmix.InputError, match="not finite"):
+        jaxmix.optimize(fit, 1e-12)
+
+
+def test_runs_without_losses_are_left_out_with_one_warning(capsys, tmp_path):
+    src = Path(jaxmix.example_pilots("sft")).read_text()
+    path = tmp_path / "pilots.csv"
+    path.write_text(src + "nx1,100,20,24,,,\nnx2,10,50,84,,,\n")
+    out, ref = tmp_path / "with.json", tmp_path / "without.json"
+    code, _, err = run(capsys, "run", path, "--law", "transfer", "-o", out)
+    assert code == 0, err
+    (line,) = [x for x in err.splitlines() if "without any loss" in x]
+    assert "'nx1' (row 15)" in line and "'nx2' (row 16)" in line
+    run(capsys, "run", "--law", "transfer", "-o", ref)
+    a, b = json.loads(out.read_text()), json.loads(ref.read_text())
+    for d in a["weights"]:
+        assert a["weights"][d] == pytest.approx(b["weights"][d], abs=1e-9)
+
+
+def test_a_perplexity_column_is_named():
+    from jaxmix.fitting.checks import pilot_warnings
+
+    table = jaxmix.read_pilots(jaxmix.example_pilots("sft"))
+    losses = dict(table.losses)
+    losses["code"] = np.exp(losses["code"])  # ~10 against ~2 for the others
+    (w,) = [x for x in pilot_warnings(table._replace(losses=losses)) if "perplexit" in x]
+    assert "'loss:code'" in w
+    assert pilot_warnings(table) == []
+
+
+def test_study_flags_fail_before_the_fit(capsys, tmp_path, monkeypatch):
+    import jaxmix.fitting.api
+
+    def no_fit(*a, **kw):
+        raise AssertionError("the fit ran before the flags were checked")
+
+    monkeypatch.setattr(jaxmix.fitting.api, "fit", no_fit)
+    for flags in (("--bootstrap", -3), ("--bootstrap", 1), ("--level", 1.5), ("--restarts", 0)):
+        for cmd in ("run", "report"):
+            argv = (cmd, *flags) + (("-o", tmp_path / "r") if cmd == "report" else ())
+            code, _, err = run(capsys, *argv)
+            assert code == 2 and err.count("\n") == 1, (cmd, flags, err)
+            assert flags[0] in err
+
+
+def test_report_with_other_domains_than_the_fit_says_only_that(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    fit = _fit_file(tmp_path)  # domains a, b, c
+    code, _, err = run(
+        capsys, "report", jaxmix.example_pilots("sft"), "--fit", fit, "-o", tmp_path / "r"
+    )
+    assert code == 2 and err.count("\n") == 1, err
+    assert "differ from the fit's" in err
+
+
+def test_report_mixture_is_validated_and_shown_as_given(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    fit = _fit_file(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"budget": 10, "weights": {"a": 0.5, "b": 0.4, "c": 0.3}}))
+    code, _, err = run(capsys, "report", "--fit", fit, "--mixture", bad, "-o", tmp_path / "r")
+    assert code == 2 and "sum to 1.2" in err and err.count("\n") == 1
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"budget": 10, "weights": {"a": 0.6, "b": 0.3, "c": 0.1}}))
+    code, _, err = run(
+        capsys, "report", "--fit", fit, "--mixture", good, "--bootstrap", 0, "-o", tmp_path / "r"
+    )
+    assert code == 0, err
+    page = (tmp_path / "r" / "index.html").read_text()
+    for w in ("0.6000", "0.3000", "0.1000"):
+        assert w in page

@@ -331,7 +331,8 @@ def test_warnings_are_ranked_and_collapsed():
 
 
 def test_validate_table_keeps_its_layout_when_a_fold_diverges():
-    from jaxmix.study.validate import LawScore, Validation, _verdict, format_validation
+    from jaxmix.report.validation import format_validation
+    from jaxmix.study.validate import LawScore, Validation, _verdict
 
     def score(law, cv, kfold=0.01, extrap=0.02, regret=0.5):
         return LawScore(law, 5, 0.004, cv, 0.001, kfold, extrap, 0.9, regret, 1.0, "")

@@ -128,7 +128,8 @@ def warn(args, warnings) -> None:
     from jaxmix.report.warnings import lines
 
     if not args.quiet:
-        for line in lines(warnings, getattr(args, "verbose", False)):
+        ran = bool(getattr(args, "bootstrap", 0))
+        for line in lines(warnings, getattr(args, "verbose", False), bootstrapped=ran):
             print(line, file=sys.stderr)
 
 

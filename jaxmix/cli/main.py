@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -113,6 +114,26 @@ COMMANDS = {
 }
 
 
+# The library's errors name its arguments; the command line's name the flags.
+_ARGUMENTS = (
+    "importance", "min_weight", "max_weight", "fix", "available", "max_epochs", "r_star",
+    "baseline", "level", "runs", "between", "points", "budget",
+)
+_FLAG_OF = re.compile(r"^(" + "|".join(_ARGUMENTS) + r")\b(?=[: ])")
+
+
+def as_flags(message: str) -> str:
+    """A library error as the command line says it: ``max_weight: ...`` ->
+    ``--max-weight: ...``; ``n: the bootstrap ...`` -> ``--bootstrap: ...``.
+
+    >>> as_flags("max_weight: unknown domain 'c'")
+    "--max-weight: unknown domain 'c'"
+    """
+    if message.startswith("n: the bootstrap"):
+        return "--bootstrap" + message[len("n: the bootstrap") :]
+    return _FLAG_OF.sub(lambda m: "--" + m[1].replace("_", "-"), message)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``jaxmix`` command; returns the exit status."""
     parser = build_parser()
@@ -129,7 +150,7 @@ def main(argv=None) -> int:
     try:
         COMMANDS[args.command](args)
     except InputError as err:
-        print(f"jaxmix: error: {err}", file=sys.stderr)
+        print(f"jaxmix: error: {as_flags(str(err))}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("jaxmix: interrupted", file=sys.stderr)

@@ -157,6 +157,10 @@ def cmd_run(args) -> None:
         write_fit(result, args.fit_output)
     if args.output:
         write_mixture(mix, args.output, extra)
+    elif args.quiet:  # -q and no file: the mixture JSON on stdout, not nothing at all
+        from jaxmix.io.mixturefile import mixture_json
+
+        sys.stdout.write(mixture_json(mix, extra))
     warn(args, result.warnings + mix.warnings)
     say(args, format_fit(result) + "\n\n" + format_mixture(mix))
     if args.bootstrap:

@@ -100,8 +100,9 @@ def cmd_validate(args) -> None:
 
     from jaxmix.io.atomic import write_atomic
     from jaxmix.io.pilots import read_pilots
+    from jaxmix.report.validation import format_validation
     from jaxmix.status import InputError
-    from jaxmix.study.validate import format_validation, validate, validation_to_dict
+    from jaxmix.study.validate import validate, validation_to_dict
 
     check_output(args.output)
     laws = None
@@ -118,8 +119,11 @@ def cmd_validate(args) -> None:
     if args.folds < 2:
         raise InputError(f"--folds must be >= 2, got {args.folds}")
     v = validate(read_pilots(args.pilots), laws=laws, folds=args.folds, seed=args.seed)
+    text = json.dumps(validation_to_dict(v), indent=1) + "\n"
     if args.output:
-        write_atomic(args.output, json.dumps(validation_to_dict(v), indent=1) + "\n")
+        write_atomic(args.output, text)
+    elif args.quiet:  # -q and no file: the JSON on stdout, not nothing at all
+        print(text, end="")
     say(args, format_validation(v))
 
 

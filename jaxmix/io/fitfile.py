@@ -34,6 +34,12 @@ def _law_fields(fit: FitResult) -> dict:
     }
 
 
+FIT_KEYS = frozenset(
+    "law members params domains method target jaxmix_version status objective "
+    "converged_share at_bound pilot_amount_range residuals diagnostics warnings".split()
+)  # what write_fit writes; any other key in a fit file is an error (a typo)
+
+
 def fit_to_dict(fit: FitResult) -> dict:
     out = {
         **_law_fields(fit),
@@ -74,6 +80,12 @@ def fit_from_dict(data, path=None) -> FitResult:
     written by hand). Each error names the file and the JSON key."""
     if not isinstance(data, dict):
         raise InputError("a fit file must be a JSON object", path)
+    for key in data:
+        if key not in FIT_KEYS:
+            raise InputError(
+                f"unknown key (a typo? a fit file has {', '.join(sorted(FIT_KEYS))})",
+                path, None, key,
+            )
     law = data.get("law", "transfer")
     if law == "ensemble":
         return _ensemble_from_dict(data, path)
@@ -126,7 +138,14 @@ def _natural_values(spec, params, domains, path):
         if not isinstance(params[d], dict):
             raise InputError("expected an object of parameters", path, None, f"params.{d}")
         row = {}
-        for name in row_names(spec, domains, i):
+        names = row_names(spec, domains, i)
+        for name in params[d]:
+            if name not in names:
+                raise InputError(
+                    f"unknown parameter of the {spec.name} law (a typo? its parameters: "
+                    f"{', '.join(names)})", path, None, f"params.{d}.{name}",
+                )
+        for name in names:
             v = params[d].get(name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(

@@ -45,9 +45,9 @@ def per_domain(fit: FitResult, values, flag: str, default: float) -> np.ndarray:
 
 def importance_weights(fit: FitResult, importance) -> np.ndarray:
     """``[K]`` objective weights from ``{domain: weight}`` (default 1), checked."""
-    imp = per_domain(fit, importance, "--importance", 1.0)
+    imp = per_domain(fit, importance, "importance", 1.0)
     if np.any(imp < 0) or not np.any(imp > 0):
-        raise InputError("--importance: weights must be >= 0 and not all zero")
+        raise InputError("importance: weights must be >= 0 and not all zero")
     return imp
 
 
@@ -68,22 +68,22 @@ def constraints(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``[K]`` lower and upper weight bounds from per-domain dicts; checks feasibility."""
     max_epochs = 1.0 if max_epochs is None else max_epochs
-    lower = per_domain(fit, min_weight, "--min-weight", 0.0)
-    upper = per_domain(fit, max_weight, "--max-weight", 1.0)
-    for flag, arr in (("--min-weight", lower), ("--max-weight", upper)):
+    lower = per_domain(fit, min_weight, "min_weight", 0.0)
+    upper = per_domain(fit, max_weight, "max_weight", 1.0)
+    for flag, arr in (("min_weight", lower), ("max_weight", upper)):
         if np.any((arr < 0) | (arr > 1)):
             raise InputError(f"{flag}: weights must be in [0, 1]")
-    fixed = per_domain(fit, fix, "--fix", np.nan)
+    fixed = per_domain(fit, fix, "fix", np.nan)
     if np.any(fixed[np.isfinite(fixed)] < 0) or np.any(fixed[np.isfinite(fixed)] > 1):
-        raise InputError("--fix: weights must be in [0, 1]")
+        raise InputError("fix: weights must be in [0, 1]")
     lower = np.where(np.isfinite(fixed), fixed, lower)
     upper = np.where(np.isfinite(fixed), fixed, upper)
     if available:
         if not (np.isfinite(max_epochs) and max_epochs > 0):
-            raise InputError(f"--max-epochs must be > 0, got {max_epochs}")
-        avail = per_domain(fit, available, "--available", np.inf)
+            raise InputError(f"max_epochs must be > 0, got {max_epochs}")
+        avail = per_domain(fit, available, "available", np.inf)
         if np.any(avail <= 0):
-            raise InputError("--available: amounts must be > 0")
+            raise InputError("available: amounts must be > 0")
         upper = np.minimum(upper, max_epochs * avail / budget)
     bad = np.where(lower > upper + 1e-12)[0]
     if len(bad):
@@ -107,12 +107,14 @@ def constraints(
 def unique_amounts(fit: FitResult, available, r_star: float) -> np.ndarray:
     """``[K]`` unique data per domain for repetition-aware optimization (inf if not given)."""
     if not available:
-        raise InputError("repetition needs --available domain=amount (unique data per domain)")
+        raise InputError(
+            "repetition needs available={domain: unique amount} (--available domain=amount)"
+        )
     if not (np.isfinite(r_star) and r_star > 0):
-        raise InputError(f"--r-star must be > 0, got {r_star}")
-    unique = per_domain(fit, available, "--available", np.inf)
+        raise InputError(f"r_star must be > 0, got {r_star}")
+    unique = per_domain(fit, available, "available", np.inf)
     if np.any(unique <= 0):
-        raise InputError("--available: amounts must be > 0")
+        raise InputError("available: amounts must be > 0")
     return unique
 
 

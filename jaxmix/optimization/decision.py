@@ -269,22 +269,34 @@ def _against_references(f_full, f_folds, pts, nc: int, index: int, pilot, diff_e
     return gu, p_unif, gain_best, p_best
 
 
+def _pm(se: float) -> str:
+    """A gain's standard error for the line: ``+/- 0.10%``; past 100% the fold fits
+    disagree too much for the number to mean more.
+
+    >>> _pm(0.001), _pm(202.4)
+    ('+/- 0.10%', '+/- over 100%: the fold fits disagree')
+    """
+    if not np.isfinite(se) or se > 1.0:
+        return "+/- over 100%: the fold fits disagree"
+    return f"+/- {100 * se:.2f}%"
+
+
 def _line(action, kind, g, se, j, index, candidates, z, cv) -> str:
     opt = len(g) - 1
     if action == "keep":
         return (
             f"keep the {kind}: the model's optimum is predicted {100 * g[opt]:+.2f}% better "
-            f"(+/- {100 * se[opt]:.2f}%, held-out error {cv:.2f}%), which the pilots do not "
+            f"({_pm(se[opt])}, held-out error {cv:.2f}%), which the pilots do not "
             f"support; run `jaxmix next` for runs that can settle it"
         )
     if action == "shrink":
         return (
             f"move part way from the {kind} toward the model's optimum: predicted "
-            f"{100 * g[index]:+.2f}% (+/- {100 * se[index]:.2f}%); the full move is less certain"
+            f"{100 * g[index]:+.2f}% ({_pm(se[index])}); the full move is less certain"
         )
     return (
         f"train the recommended mixture: predicted {100 * g[index]:+.2f}% better than the "
-        f"{kind} (+/- {100 * se[index]:.2f}%, held-out error {cv:.2f}%)"
+        f"{kind} ({_pm(se[index])}, held-out error {cv:.2f}%)"
     )
 
 

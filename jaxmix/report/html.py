@@ -121,20 +121,22 @@ def report_html(title, fit, mixture, images, study=None, sweep=None, notes=(), i
     if sweep is not None:
         parts.append("<h2>Budget sweep</h2>" + _sweep_table(mixture.domains, *sweep))
     parts.append("<h2>Fitted parameters</h2>" + _params_table(fit))
-    parts += _warnings_section(list(fit.warnings) + list(mixture.warnings))
+    parts += _warnings_section(
+        list(fit.warnings) + list(mixture.warnings), bootstrapped=study is not None
+    )
     if notes:
         parts.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def _warnings_section(warnings: list) -> list[str]:
+def _warnings_section(warnings: list, bootstrapped: bool = False) -> list[str]:
     """The warnings as shown in the terminal (folded), and every one in full a click away."""
     parts = ["<h2>Warnings</h2>"]
     if warnings:
         from jaxmix.report.warnings import summarize
 
-        shown, folded = summarize(warnings)
+        shown, folded = summarize(warnings, bootstrapped)
         parts.append(
             "<ul>"
             + "".join(

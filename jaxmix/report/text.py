@@ -92,7 +92,7 @@ def certificate_line(c: dict) -> str:
     """
     if "gap" in c:
         return (
-            f"certificate: exact optimum gap {c['gap']:.2e}, "
+            f"certificate: exact optimum gap {_rounded(c['gap']):.2e}, "
             f"max weight difference {c['max_weight_diff']:.2e}"
         )
     if c.get("convex"):
@@ -101,7 +101,16 @@ def certificate_line(c: dict) -> str:
         why = "not convex: the gap measures stationarity only, no bound on the optimum"
         if "restarts" in c:
             why += f"; {c.get('restarts_at_best', '?')} of {c['restarts']} restarts reached it"
-    return f"certificate: Frank-Wolfe gap {c['frank_wolfe_gap']:.2e} ({why})"
+    return f"certificate: Frank-Wolfe gap {_rounded(c['frank_wolfe_gap']):.2e} ({why})"
+
+
+def _rounded(gap: float) -> float:
+    """A gap that rounding made slightly negative (an optimum cannot be beaten) as 0.
+
+    >>> _rounded(-1.03e-17), _rounded(2e-9)
+    (0.0, 2e-09)
+    """
+    return 0.0 if -1e-9 < gap < 0 else gap
 
 
 def format_sweep(domains, label: str, values, res) -> str:

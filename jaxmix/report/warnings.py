@@ -48,7 +48,7 @@ def _severity(w: str) -> int:
     return CHECK
 
 
-def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
+def summarize(warnings, bootstrapped: bool = False) -> tuple[list[tuple[str, str]], int]:
     """``([(label, line)], hidden)``: the lines to show, most severe first, each labelled
     ``"warning"`` or ``"note"``, and how many warnings were folded into a summary line."""
     g = _classify(warnings)
@@ -59,7 +59,7 @@ def summarize(warnings) -> tuple[list[tuple[str, str]], int]:
         _fold_noisy(g["noisy"], warnings),
         _fold_stage1(g["stage1"]),
         _fold_caps(g["caps"]),
-        _fold_undetermined(g["ident"], g["weak"], warnings),
+        _fold_undetermined(g["ident"], g["weak"], warnings, bootstrapped),
     ):
         shown += lines
         folded += n
@@ -117,7 +117,7 @@ def _fold_noisy(noisy, warnings) -> tuple[list, int]:
             f"{len(noisy)} places ({_names(noisy)})"
         )
         return [(CHECK, line)], len(noisy)
-    return [(CHECK, w) for w in warnings if _NOISY.match(w)], 0
+    return [(CHECK, w) for w in dict.fromkeys(warnings) if _NOISY.match(w)], 0
 
 
 def _fold_stage1(stage1) -> tuple[list, int]:
@@ -141,27 +141,25 @@ def _fold_caps(caps) -> tuple[list, int]:
     return [(NOTE, line)], len(caps)
 
 
-def _fold_undetermined(ident, weak, warnings) -> tuple[list, int]:
+def _fold_undetermined(ident, weak, warnings, bootstrapped: bool) -> tuple[list, int]:
     if not (ident or weak):
         return [], 0
+    hint = not bootstrapped and not any("reference procedure" in w for w in warnings)
     line = (
         f"the pilots leave some parameters of {_names(sorted(set(ident + weak)))} "
         "undetermined (usual for the 1+4K design)"
-        + (
-            ""
-            if any("reference procedure" in w for w in warnings)
-            else "; --bootstrap shows how much the weights could move"
-        )
+        + ("; --bootstrap shows how much the weights could move" if hint else "")
     )
     return [(NOTE, line)], len(ident) + len(weak)
 
 
-def lines(warnings, verbose: bool = False) -> list[str]:
-    """The lines the terminal shows (``verbose``: every warning in full)."""
-    warnings = list(warnings)
+def lines(warnings, verbose: bool = False, bootstrapped: bool = False) -> list[str]:
+    """The lines the terminal shows (``verbose``: every warning in full, each once;
+    ``bootstrapped``: the bootstrap ran, so no line suggests it)."""
+    warnings = list(dict.fromkeys(warnings))
     if verbose:
         return [f"warning: {w}" for w in warnings]
-    shown, folded = summarize(warnings)
+    shown, folded = summarize(warnings, bootstrapped)
     out = [f"{label}: {w}" for label, w in shown]
     if folded:
         out.append(f"(-v shows the {folded} detailed warnings behind these lines in full)")

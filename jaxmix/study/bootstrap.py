@@ -223,9 +223,9 @@ def bootstrap(
       ``mixture`` and ``fit`` are the full-data :class:`Mixture` and :class:`FitResult`.
     """
     if n < 2:
-        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
+        raise InputError(f"n: the bootstrap needs at least 2 resamples, got {n}")
     if not 0 < level < 1:
-        raise InputError(f"--level must be in (0, 1), got {level}")
+        raise InputError(f"level must be in (0, 1), got {level}")
     reps = replicates(
         table, budget, n, seed, law, flat_scale, chunk, progress, fit=fit, **optimize_kw
     )
@@ -242,9 +242,9 @@ def _baseline_weights(fit0: FitResult, baseline) -> np.ndarray:
     k = len(fit0.domains)
     if baseline is None:
         return np.full(k, 1.0 / k)
-    base_w = per_domain(fit0, baseline, "--baseline", 0.0)
+    base_w = per_domain(fit0, baseline, "baseline", 0.0)
     if np.any(base_w < 0) or abs(base_w.sum() - 1) > 1e-6:
-        raise InputError("--baseline weights must be >= 0 and sum to 1")
+        raise InputError("baseline weights must be >= 0 and sum to 1")
     return base_w
 
 

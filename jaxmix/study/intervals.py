@@ -66,11 +66,11 @@ def recommendation_intervals(
         check is skipped: the member's mixture is not the one recommended).
     """
     if fit.method != "joint":
-        raise InputError("--bootstrap needs per-domain losses (the joint fit)")
+        raise InputError("the bootstrap needs per-domain losses (the joint fit)")
     if n < 2:
-        raise InputError(f"--bootstrap needs at least 2 resamples, got {n}")
+        raise InputError(f"n: the bootstrap needs at least 2 resamples, got {n}")
     if not 0 < level < 1:
-        raise InputError(f"--level must be in (0, 1), got {level}")
+        raise InputError(f"level must be in (0, 1), got {level}")
     law = refit_law(fit)
     member = fit
     if law != fit.law:

@@ -91,9 +91,9 @@ def propose(
     (('next1',), 720.0)
     """
     if runs < 1:
-        raise InputError(f"--runs must be >= 1, got {runs}")
+        raise InputError(f"runs must be >= 1, got {runs}")
     if not (np.isfinite(budget) and budget > 0):
-        raise InputError(f"--budget must be a positive number, got {budget}")
+        raise InputError(f"budget must be a positive number, got {budget}")
     reps = replicates(table, budget, resamples, seed, law, **optimize_kw)
     mix = reps.mixture
     w0 = np.asarray(mix.weights, float)

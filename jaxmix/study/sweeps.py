@@ -149,9 +149,9 @@ def pareto(
     a, b = pair
     for d in pair:
         if d not in fit.domains:
-            raise InputError(f"--between: unknown domain {d!r} (domains: {', '.join(fit.domains)})")
+            raise InputError(f"between: unknown domain {d!r} (domains: {', '.join(fit.domains)})")
     if a == b or points < 2:
-        raise InputError("--between needs two different domains and --points >= 2")
+        raise InputError("between needs two different domains and points >= 2")
     t = np.linspace(0.0, 1.0, points)
     imps = np.ones((points, len(fit.domains)))
     imps[:, fit.domains.index(a)] = 2 * t

@@ -83,6 +83,7 @@ class Validation(NamedTuple):
     best: str | None
     verdict: str
     folds: int
+    regret_groups: int = 0  # groups of 2+ equal-budget pilot mixtures the regret is over
 
 
 def mixture_groups(table: PilotTable) -> np.ndarray:
@@ -111,6 +112,18 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def _equal_budget_groups(table, full) -> list:
+    """Row indices of each set of runs (``full``: every domain measured) that share a total
+    budget and hold at least two distinct mixtures: where picking one can be scored."""
+    totals = np.round(table.amounts.sum(axis=1), 9)
+    out = []
+    for t in np.unique(totals[full]):
+        rows = np.where(full & (totals == t))[0]
+        if len(np.unique(np.round(table.amounts[rows], 12), axis=0)) >= 2:
+            out.append(rows)
+    return out
+
+
 def _scores(table, y, held_pred, importance) -> tuple[float, float]:
     """(rank_corr, regret_pct) from pooled held-out predictions ``[R, K]``."""
     seen = np.isfinite(y) & np.isfinite(held_pred)
@@ -119,12 +132,8 @@ def _scores(table, y, held_pred, importance) -> tuple[float, float]:
     full = np.all(seen, axis=1)
     obs_obj = y @ importance
     pred_obj = held_pred @ importance
-    totals = np.round(table.amounts.sum(axis=1), 9)
     regrets = []
-    for t in np.unique(totals[full]):
-        rows = np.where(full & (totals == t))[0]
-        if len(np.unique(np.round(table.amounts[rows], 12), axis=0)) < 2:
-            continue
+    for rows in _equal_budget_groups(table, full):
         pick = rows[np.argmin(pred_obj[rows])]
         best = obs_obj[rows].min()
         regrets.append(100.0 * (obs_obj[pick] - best) / best)
@@ -305,7 +314,10 @@ def validate(
     base = _loglinear_folds(table, y, np.concatenate([masks, held[None]]))
     scores.append(_score(BASELINE, k + 1, table, y, base, None, loo, kfold, imp, held))
     best, verdict = _verdict(scores)
-    return Validation(scores=tuple(scores), best=best, verdict=verdict, folds=folds)
+    groups = len(_equal_budget_groups(table, np.all(np.isfinite(y), axis=1)))
+    return Validation(
+        scores=tuple(scores), best=best, verdict=verdict, folds=folds, regret_groups=groups
+    )
 
 
 DIVERGED = 1e3  # a relative error this large (100000%) is a fold whose fit diverged
@@ -341,45 +353,6 @@ def percent(x: float, digits: str = ".3f") -> str:
     if abs(x) > CAPPED:
         return ">1000%"
     return f"{100 * x:{digits}}%"
-
-
-def format_validation(v: Validation) -> str:
-    """The scores as a terminal table, then the verdict."""
-    from jaxmix.report.text import table
-
-    pct = percent
-    num = lambda x, f: "-" if not np.isfinite(x) else format(x, f)  # noqa: E731
-    header = [
-        "law",
-        "params/domain",
-        "fit err",
-        "LOO err",
-        f"{v.folds}-fold err",
-        "extrap err",
-        "rank corr",
-        "regret",
-        "converged",
-        "note",
-    ]
-    # Numeric columns at least as wide as their widest possible cell: a diverged fold does
-    # not move the columns.
-    header = [h if j in (0, len(header) - 1) else h.rjust(8) for j, h in enumerate(header)]
-    rows = [
-        [
-            s.law,
-            s.params_per_domain,
-            pct(s.fit_error),
-            pct(s.cv_error),
-            pct(s.kfold_error),
-            pct(s.extrapolation_error),
-            num(s.rank_corr, ".3f"),
-            percent(s.regret_pct / 100),
-            "-" if not np.isfinite(s.converged) else f"{100 * s.converged:.0f}%",
-            s.note,
-        ]
-        for s in v.scores
-    ]
-    return table(header, rows) + "\n" + v.verdict
 
 
 def validation_to_dict(v: Validation) -> dict:
