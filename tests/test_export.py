@@ -28,7 +28,7 @@ def _export(tmp_path, capsys, fmt, *extra):
     mix = tmp_path / "mix.json"
     mix.write_text(json.dumps(MIX))
     out = tmp_path / f"out.{fmt}"
-    assert main(["export", str(mix), "--to", fmt, "-o", str(out), *extra]) == 0
+    assert main(["export", str(mix), "--to", fmt, "-o", str(out), *map(str, extra)]) == 0
     return out.read_text()
 
 
@@ -73,9 +73,46 @@ def test_llama_factory_roundtrip(tmp_path, capsys):
     assert data["mix_strategy"] == "interleave_under"
 
 
-def test_open_instruct_roundtrip(tmp_path, capsys):
-    data = _simple_yaml(_export(tmp_path, capsys, "open-instruct"))
-    assert data["dataset_mixer"] == pytest.approx(MIX["weights"], abs=1e-6)
+SIZES = {"code": 50, "math": 100_000, "prose": 333}  # datasets far from the mixture's sizes
+
+
+def test_hf_mix_trains_the_recommended_proportions(tmp_path, capsys):
+    # datasets.interleave_datasets (documented): each example comes from a source drawn with
+    # `probabilities`; with "all_exhausted" a source that runs out starts over. The first
+    # num_examples of that stream then hold the recommended proportions, whatever the sizes.
+    data = json.loads(_export(tmp_path, capsys, "hf"))
+    assert data["stopping_strategy"] == "all_exhausted" and data["num_examples"] == 1000
+    rng = np.random.default_rng(0)
+    draws = rng.choice(len(data["datasets"]), size=200_000, p=data["probabilities"])
+    share = np.bincount(draws, minlength=len(data["datasets"])) / draws.size
+    np.testing.assert_allclose(share, [MIX["weights"][d] for d in data["datasets"]], atol=5e-3)
+
+
+def test_open_instruct_mix_trains_the_recommended_proportions(tmp_path, capsys):
+    text = _export(tmp_path, capsys, "open-instruct", "--examples", 5000)
+    lines = [x.strip()[2:] for x in text.splitlines()[1:]]
+    assert text.startswith("dataset_mixer_list:\n")
+    names, values = [json.loads(x) for x in lines[::2]], [json.loads(x) for x in lines[1::2]]
+    assert names == list(MIX["weights"])
+
+    def trained(value: str, size: int) -> int:
+        # open-instruct reads each value as a string: with a '.' a fraction of that dataset,
+        # without one a number of samples (a smaller dataset is repeated to reach it).
+        return int(float(value) * size) if "." in value else int(value)
+
+    taken = {d: trained(v, SIZES[d]) for d, v in zip(names, values)}
+    assert sum(taken.values()) == 5000
+    for d, w in MIX["weights"].items():
+        assert abs(taken[d] / 5000 - w) <= 1 / 5000
+
+
+def test_example_counts_need_a_count(tmp_path, capsys):
+    mix = tmp_path / "mix.json"
+    mix.write_text(json.dumps({"budget": 20, "weights": {"a": 0.5, "b": 0.5}}))
+    for fmt in ("hf", "open-instruct"):
+        assert main(["export", str(mix), "--to", fmt]) == 2
+        err = capsys.readouterr().err
+        assert "--examples" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

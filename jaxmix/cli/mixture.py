@@ -22,6 +22,7 @@ from jaxmix.cli.common import (
     warn,
 )
 from jaxmix.cli.report import check_report_folder, report_to_folder
+from jaxmix.io.export import FORMATS
 
 
 def add_fit_parser(sub) -> None:
@@ -78,7 +79,7 @@ def add_export_parser(sub) -> None:
     p = sub.add_parser("export", help="write a mixture for a fine-tuning framework")
     p.add_argument("mixture", help="mixture JSON (from optimize or run)")
     p.add_argument(
-        "--to", required=True, choices=("counts", "hf", "llama-factory", "open-instruct")
+        "--to", required=True, choices=FORMATS
     )
     p.add_argument(
         "--available",
@@ -86,6 +87,12 @@ def add_export_parser(sub) -> None:
         type=pair_type("--available"),
         metavar="D=V",
         help="amount of a domain's data that exists (counts: epochs per domain)",
+    )
+    p.add_argument(
+        "--examples",
+        type=int,
+        help="hf, open-instruct: the total number of examples to train on (default: the "
+        "budget, when the pilots count examples)",
     )
     p.add_argument("-o", "--output", help="file to write; stdout when absent")
 
@@ -216,7 +223,7 @@ def cmd_export(args) -> None:
     for d in available or {}:
         if d not in domains:
             raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
-    text = export_text(args.to, domains, weights, budget, available)
+    text = export_text(args.to, domains, weights, budget, available, args.examples)
     if args.output:
         write_atomic(args.output, text)
     else:

@@ -173,5 +173,12 @@ def cmd_pareto(args) -> None:
         ),
     )
     table_out(
-        args, format_sweep(result.domains, f"t ({pair[0]} importance 2t)", t.tolist(), res)
+        args,
+        format_sweep(
+            result.domains,
+            f"t ({pair[0]} importance 2t, {pair[1]} 2(1-t)"
+            + (", others 1)" if len(result.domains) > 2 else ")"),
+            t.tolist(),
+            res,
+        ),
     )

@@ -64,8 +64,26 @@ def read_mixture(data: dict, path=None) -> tuple[list, np.ndarray, float]:
     return domains, w, float(budget)
 
 
-def export_text(fmt: str, domains: list, weights, budget: float, available=None) -> str:
-    """The mixture in format ``fmt`` (see :data:`FORMATS`) as text."""
+def _count(budget: float, examples, fmt: str) -> int:
+    """The number of examples a trainer draws: ``examples``, else the budget (the pilots'
+    unit must then be examples: a budget under 100 is taken for another unit)."""
+    if examples is not None:
+        if isinstance(examples, bool) or not (examples >= 1 and float(examples).is_integer()):
+            raise InputError(f"--examples must be a whole number >= 1, got {examples!r}")
+        return int(examples)
+    if budget < 100:
+        raise InputError(
+            f"{fmt} counts examples: give the total with --examples N (the budget {budget:g} "
+            "is in the pilots' unit, which looks like millions of tokens or similar)"
+        )
+    return int(round(budget))
+
+
+def export_text(
+    fmt: str, domains: list, weights, budget: float, available=None, examples=None
+) -> str:
+    """The mixture in format ``fmt`` (see :data:`FORMATS`) as text. ``examples``: the total
+    number of examples to train on, for the formats that count them (default the budget)."""
     probs = probabilities(weights)
     if fmt == "counts":
         counts = largest_remainder(weights, int(round(budget)))
@@ -78,21 +96,28 @@ def export_text(fmt: str, domains: list, weights, budget: float, available=None)
             rows[d] = row
         return json.dumps({"budget": int(round(budget)), "domains": rows}, indent=1) + "\n"
     if fmt == "hf":
-        return (
-            json.dumps(
-                {"datasets": domains, "probabilities": probs, "stopping_strategy": "all_exhausted"},
-                indent=1,
-            )
-            + "\n"
-        )
+        # interleave_datasets draws each example from a source chosen with these
+        # probabilities; "all_exhausted" restarts a source that runs out (none is cut short),
+        # so the first num_examples of the stream hold the mixture's proportions.
+        data = {
+            "datasets": domains,
+            "probabilities": probs,
+            "stopping_strategy": "all_exhausted",
+            "num_examples": _count(budget, examples, fmt),
+        }
+        return json.dumps(data, indent=1) + "\n"
     if fmt == "llama-factory":
         return (
             f"dataset: {','.join(domains)}\nmix_strategy: interleave_under\n"
             f"interleave_probs: {','.join(f'{p:.{PROB_DIGITS}f}' for p in probs)}\n"
         )
     if fmt == "open-instruct":
-        lines = ["dataset_mixer:"] + [
-            f"  {json.dumps(d)}: {p:.{PROB_DIGITS}f}" for d, p in zip(domains, probs)
-        ]
+        # open-instruct reads each value as a string: with a '.' a fraction of that dataset
+        # (so the mix would depend on the datasets' sizes), without one a number of samples
+        # (repeating a dataset that has fewer). Counts make the trained proportions exact.
+        counts = largest_remainder(weights, _count(budget, examples, fmt))
+        lines = ["dataset_mixer_list:"]
+        for d, c in zip(domains, counts):
+            lines += [f"  - {json.dumps(d)}", f'  - "{int(c)}"']
         return "\n".join(lines) + "\n"
     raise InputError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")

@@ -134,12 +134,13 @@ def read_mixture(path) -> Mixture:
     return mixture_from_dict(read_json(path, "mixture"), path)
 
 
-def export_mixture(mixture, to: str, available=None, path=None) -> str:
+def export_mixture(mixture, to: str, available=None, path=None, examples=None) -> str:
     """A mixture (a :class:`Mixture` or the path of a mixture file) in the format ``to``
     of a fine-tuning framework: ``"counts"``, ``"hf"``, ``"llama-factory"`` or
     ``"open-instruct"`` (what ``jaxmix export`` writes). ``available`` (``{domain:
-    amount}``) adds epochs to ``counts``. Writes ``path`` atomically when given; returns
-    the text.
+    amount}``) adds epochs to ``counts``; ``examples``: the total number of examples to train
+    on, for ``hf`` and ``open-instruct`` (default: the budget, in examples). Writes ``path``
+    atomically when given; returns the text.
 
     >>> from jaxmix import from_params, optimize
     >>> fit = from_params({d: dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1) for d in "ab"})
@@ -158,7 +159,9 @@ def export_mixture(mixture, to: str, available=None, path=None) -> str:
     for d in available or {}:
         if d not in domains:
             raise InputError(f"--available: unknown domain {d!r} (domains: {', '.join(domains)})")
-    text = export_text(to, domains, np.asarray(mixture.weights, float), mixture.budget, available)
+    text = export_text(
+        to, domains, np.asarray(mixture.weights, float), mixture.budget, available, examples
+    )
     if path is not None:
         write_atomic(path, text)
     return text

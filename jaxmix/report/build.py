@@ -204,6 +204,7 @@ def _pareto_figure(fit, mixture, pair, kw: dict, seed: int, files: dict) -> None
         front.predicted[:, ib],
         t,
         (float(mixture.predicted[ia]), float(mixture.predicted[ib])),
+        others=tuple(d for d in domains if d not in pair),
     )
 
 

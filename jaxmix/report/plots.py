@@ -199,11 +199,13 @@ def bootstrap_intervals(domains, weights, w_interval, predicted, p_interval, lev
     return to_png(fig)
 
 
-def pareto_front(pair, losses_a, losses_b, t, chosen=None) -> bytes:
+def pareto_front(pair, losses_a, losses_b, t, chosen=None, others=()) -> bytes:
     """Loss of ``pair[0]`` against loss of ``pair[1]`` along the importance sweep ``t [P]``;
-    ``chosen`` = (loss_a, loss_b) of the recommended mixture."""
+    ``chosen`` = (loss_a, loss_b) of the recommended mixture; ``others``: the domains that
+    stay in the objective at importance 1 (then the curve is a trade-off, not a Pareto front
+    of the two losses alone: a mixture that gives the others less can lie below it)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(5.5, 4.6), layout="constrained")
     ax.plot(losses_a, losses_b, color="0.4", lw=1, zorder=1)
     sc = ax.scatter(losses_a, losses_b, c=t, cmap="viridis", zorder=2)
     fig.colorbar(sc, ax=ax, label=f"t (importance {pair[0]} = 2t, {pair[1]} = 2(1-t))")
@@ -212,6 +214,13 @@ def pareto_front(pair, losses_a, losses_b, t, chosen=None) -> bytes:
         ax.legend(fontsize=8)
     ax.set_xlabel(f"predicted loss: {pair[0]}")
     ax.set_ylabel(f"predicted loss: {pair[1]}")
-    ax.set_title(f"Pareto front: {pair[0]} vs {pair[1]}")
+    if others:
+        ax.set_title(
+            f"Trade-off: {pair[0]} vs {pair[1]}\n{', '.join(others)} kept in the objective at "
+            "importance 1\n(a mixture giving them less can lie below the curve)",
+            fontsize=9,
+        )
+    else:
+        ax.set_title(f"Pareto front: {pair[0]} vs {pair[1]}")
     ax.grid(alpha=0.3)
     return to_png(fig)
