@@ -443,3 +443,124 @@ def test_report_page_ranks_warnings_and_keeps_them_all_one_click_away():
     top = page.index("<h2>Warnings</h2>")
     assert page.index("the law is extrapolating", top) < page.index("note: the pilots", top)
     assert "<details>" in page and page.count("relative singular value") == 3
+
+
+# --- hardening, round two: one set of numbers per mixture, warnings once, plain numbers ---
+
+
+def _perplexity_pilots(path):
+    """The shipped SFT pilots with loss:code as a perplexity: the default then moves part of
+    the way from uniform (a recommendation that is neither uniform nor the optimum)."""
+    table = jaxmix.read_pilots(jaxmix.example_pilots("sft"))
+    losses = dict(table.losses)
+    losses["code"] = np.exp(losses["code"])
+    jaxmix.write_pilots(table._replace(losses=losses), path)
+    return path
+
+
+def test_one_probability_and_one_interval_per_mixture(capsys, tmp_path):
+    out = tmp_path / "m.json"
+    code, text, err = run(
+        capsys, "run", _perplexity_pilots(tmp_path / "p.csv"), "--bootstrap", 16, "-o", out
+    )
+    assert code == 0, err
+    mix = json.loads(out.read_text())
+    dec = mix["decision"]
+    assert dec["action"] == "shrink" and dec["safe"]["kind"] == "uniform"
+    # against uniform, the recommendation's probability is the decision's, everywhere
+    assert dec["p_beats_uniform"] == pytest.approx(dec["p_beats_safe"], abs=1e-12)
+    assert mix["p_beats_uniform"] == dec["p_beats_uniform"]
+    assert f"P(beats uniform) {dec['p_beats_uniform']:.2f}" in text
+    assert "p_beats_uniform:" not in text  # no second number from the bootstrap
+    # the intervals are of the weights recommended, the optimum's beside them
+    for d, (lo, hi) in mix["weights_interval"].items():
+        assert lo - 1e-9 <= mix["weights"][d] <= hi + 1e-9
+    lo, hi = mix["optimum_weights_interval"]["code"]
+    assert lo <= dec["optimum"]["code"] <= hi
+    assert "optimum weight" in text
+
+
+def test_no_probability_of_uniform_beating_itself(capsys, tmp_path):
+    out = tmp_path / "m.json"
+    code, text, err = run(capsys, "run", "-o", out)
+    assert code == 0, err
+    dec = json.loads(out.read_text())["decision"]
+    assert dec["action"] == "keep" and dec["safe"]["kind"] == "uniform"
+    assert dec["p_beats_uniform"] is None and "P(beats uniform)" not in text
+
+
+def test_each_warning_once_and_no_bootstrap_hint_after_a_bootstrap():
+    from jaxmix.report.warnings import lines
+
+    noisy = "math: noisy pilots: loss rises from 1.1 to 1.2 as n:math grows from 1 to 2"
+    ident = "math: the pilots do not determine the direction {k: 1, alpha: -1}"
+    shown = lines([noisy, noisy, ident])
+    assert sum(noisy in x for x in shown) == 1
+    assert any("--bootstrap shows" in x for x in shown)
+    assert not any("--bootstrap shows" in x for x in lines([ident], bootstrapped=True))
+    assert sum(noisy in x for x in lines([noisy, noisy], verbose=True)) == 1
+
+
+def test_numbers_in_plain_words():
+    from jaxmix.optimization.decision import _line
+    from jaxmix.report.text import certificate_line
+
+    line = _line("keep", "uniform", np.array([0.01]), np.array([202.4]), 0, -1, None, 1.0, 0.8)
+    assert "20240" not in line and "over 100%" in line
+    c = {"gap": -1.03e-17, "max_weight_diff": 1e-12}
+    assert "-1.03e-17" not in certificate_line(c) and "gap 0.00e+00" in certificate_line(c)
+
+
+def test_python_errors_name_arguments_and_the_cli_names_flags(capsys, tmp_path):
+    fit = jaxmix.from_params(TRUE3)
+    with pytest.raises(jaxmix.InputError) as err:
+        jaxmix.optimize(fit, 10.0, max_weight={"zz": 0.3})
+    assert str(err.value).startswith("max_weight: unknown domain 'zz'")
+    path = tmp_path / "fit.json"
+    jaxmix.write_fit(fit, path)
+    code, _, cli = run(capsys, "optimize", path, "--budget", 10, "--max-weight", "zz=0.3")
+    assert code == 2 and "--max-weight: unknown domain 'zz'" in cli
+
+
+def test_a_typo_in_a_fit_file_is_an_error(capsys, tmp_path):
+    row = dict(C=1.2, k=0.2, alpha=0.5, beta=0.3, E=1.1)
+    for data, where in (
+        ({"law": "transfer", "params": {"a": {**row, "alpah": 0.4}, "b": row}}, "params.a.alpah"),
+        ({"law": "transfer", "params": {"a": row, "b": row}, "domians": ["a", "b"]}, "domians"),
+    ):
+        path = tmp_path / "fit.json"
+        path.write_text(json.dumps(data))
+        code, _, err = run(capsys, "optimize", path, "--budget", 10)
+        assert code == 2 and err.count("\n") == 1 and f"'{where}'" in err, err
+
+
+def test_quiet_without_output_still_gives_the_answer(capsys):
+    code, out, err = run(capsys, "run", "--law", "transfer", "-q")
+    assert code == 0 and err == ""
+    assert set(json.loads(out)["weights"]) == {"code", "math", "prose"}
+
+
+def test_validate_says_why_its_regret_column_is_zero():
+    from jaxmix.report.validation import format_validation
+    from jaxmix.study.validate import LawScore, Validation, _equal_budget_groups
+
+    table = jaxmix.read_pilots(jaxmix.example_pilots("sft"))
+    groups = _equal_budget_groups(table, np.ones(len(table.runs), bool))
+    assert len(groups) == 4  # the 1+4K design: one group of K runs per multiplier
+    assert all(len(g) == 3 and len(set(table.amounts[g].sum(axis=1))) == 1 for g in groups)
+    zero = [LawScore(law, 5, 0.004, 0.01, 0.001, 0.01, 0.02, 0.9, 0.0, 1.0, "")
+            for law in ("transfer", "loglinear")]
+    text = format_validation(Validation(tuple(zero), "transfer", "v", 5, regret_groups=4))
+    assert "0 for every law" in text and "4 groups" in text
+    some = [zero[0], zero[1]._replace(regret_pct=0.5)]
+    assert "regret:" not in format_validation(Validation(tuple(some), None, "v", 5, 4))
+    assert "no two pilot mixtures share a budget" in format_validation(
+        Validation(tuple(some), None, "v", 5, 0)
+    )
+
+
+def test_pareto_says_the_other_domains_stay_in_the_objective(capsys, tmp_path):
+    path = tmp_path / "fit.json"
+    jaxmix.write_fit(jaxmix.from_params(TRUE3), path)
+    code, _, err = run(capsys, "pareto", path, "--budget", 10, "--between", "a,b")
+    assert code == 0 and "others 1" in err
