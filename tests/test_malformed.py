@@ -155,7 +155,9 @@ def test_output_that_is_a_folder_is_one_line(capsys, tmp_path):
         assert code == 2 and err.count("\n") == 1, err
         assert "is a folder" in err
     with pytest.raises(jaxmix.InputError, match="is a folder"):
-        jaxmix.export_mixture(jaxmix.optimize(jaxmix.read_fit(fit), 10.0), "hf", path=tmp_path)
+        jaxmix.export_mixture(
+            jaxmix.optimize(jaxmix.read_fit(fit), 10.0), "hf", path=tmp_path, examples=1000
+        )
 
 
 def test_budget_in_another_unit_warns_with_both_numbers():

@@ -137,7 +137,7 @@ def test_importance_on_one_domain_favours_it():
         (dict(max_weight={"zzz": 0.4}), "unknown domain 'zzz'"),
         (dict(importance={"a": -1.0}), "importance"),
         (dict(available={"a": 1.0, "b": 1.0, "c": 1.0}), "availability"),
-        (dict(fix={"a": 1.5}), "--fix"),
+        (dict(fix={"a": 1.5}), "^fix: "),  # Python names the argument, not the flag
     ],
 )
 def test_infeasible_or_bad_constraints(kwargs, message):

@@ -498,7 +498,6 @@ def test_each_warning_once_and_no_bootstrap_hint_after_a_bootstrap():
     assert sum(noisy in x for x in shown) == 1
     assert any("--bootstrap shows" in x for x in shown)
     assert not any("--bootstrap shows" in x for x in lines([ident], bootstrapped=True))
-    assert sum(noisy in x for x in lines([noisy, noisy], verbose=True)) == 1
 
 
 def test_numbers_in_plain_words():

@@ -194,8 +194,8 @@ def cmd_report(args) -> None:
                     f"--between: unknown domain {d!r} (domains: {', '.join(result.domains)})"
                 )
     budgets = budget_list(args.budgets) if args.budgets else None
-    if given is not None:
-        mix = _given_mixture(args, result, given, budget)
+    if given is not None and budget == float(given["budget"]):
+        mix = _given_mixture(args, result, given, budget)  # the mixture as given
     else:
         mix = optimize(result, budget, **optimize_kwargs(args))
     warn(args, result.warnings + mix.warnings)

@@ -86,6 +86,8 @@ def measured_runs(table: PilotTable) -> tuple[PilotTable, list[str]]:
         return table, []
     keep = np.where(seen)[0]
     gone = np.where(~seen)[0]
+    if np.any(np.ptp(table.amounts[keep], axis=0) <= 0):
+        return table, []  # too little is measured: the fit's own checks say what is missing
     names = ", ".join(f"'{table.runs[r]}' (row {table.row_of(r)})" for r in gone)
     kept = table._replace(
         runs=tuple(table.runs[r] for r in keep),

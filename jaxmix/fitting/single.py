@@ -16,7 +16,7 @@ from jaxmix.fitting.checks import (
     monotonicity_warnings,
     pilot_warnings,
 )
-from jaxmix.fitting.extrapolate import holdout_report, holdout_rows, steepening
+from jaxmix.fitting.extrapolate import holdout_report, holdout_rows, pilot_noise, steepening
 from jaxmix.fitting.identify import describe
 from jaxmix.fitting.joint import AT_BOUND_Z, STRATEGIES
 from jaxmix.fitting.objective import HUBER_K, MAD_SIGMA
@@ -128,7 +128,7 @@ def fit_joint_and_folds(
         pred_held = np.asarray(predict(result._replace(params=refit), table.amounts))
         extrapolation, extra_warn = holdout_report(table, y, held, pred_held, residuals)
     # The law's slope at the top, as extrapolated from the smaller pilots.
-    steep, steep_warn = steepening(table, y, pred_held, base)
+    steep, steep_warn = steepening(table, y, pred_held, base, pilot_noise(residuals, need))
     warnings = (
         monotonicity_warnings(table, y, base)
         + status_warnings(table.domains, out.status)

@@ -32,7 +32,7 @@ from jaxmix.optimization.constraints import (
     requested,
     unique_amounts,
 )
-from jaxmix.optimization.decision import decision_for
+from jaxmix.optimization.decision import decision_for, path_fraction
 from jaxmix.optimization.solve import Solution, predictor, select, solve
 from jaxmix.status import InputError
 
@@ -130,18 +130,30 @@ def optimize(
     sol = _solve_compiled(fit, params, budget, setup, seed, restarts, r_star)
     weights, predicted, _ = select(sol)
     certificate, warnings = _warnings(law, fit, sol, setup, weights, predicted, budget, given)
-    decision = None
-    if setup.unique is None and "(" in fit.law:
-        decision = decision_for(fit, weights, budget, setup.imp, setup.lower, setup.upper)
-        if decision is not None:
-            weights = np.asarray([decision["weights"][d] for d in fit.domains])
-            predicted = np.asarray(
-                predictor(law, params, jnp.asarray(budget, dt))(jnp.asarray(weights, dt)),
-                dtype=float,
-            )
+    optimum = weights
+    decision, weights, predicted = _decided(law, fit, params, budget, setup, weights, predicted)
+    move = 1.0 if decision is None else path_fraction(decision, fit.domains, weights)
+    warnings += _sensitivity(fit, budget, given, optimum, weights, move)
     return _mixture(
         fit, budget, weights, predicted, setup, sol, certificate, warnings, decision, given
     )
+
+
+def _decided(law, fit, params, budget, setup, weights, predicted):
+    """``(decision, weights, predicted)``: for a combination with its fold fits, the
+    decision against the safe mixture and the recommendation's weights and losses; else
+    ``(None, weights, predicted)`` unchanged."""
+    if setup.unique is not None or "(" not in fit.law:
+        return None, weights, predicted
+    decision = decision_for(fit, weights, budget, setup.imp, setup.lower, setup.upper)
+    if decision is None:
+        return None, weights, predicted
+    dt = jnp.result_type(float)
+    weights = np.asarray([decision["weights"][d] for d in fit.domains])
+    predicted = np.asarray(
+        predictor(law, params, jnp.asarray(budget, dt))(jnp.asarray(weights, dt)), dtype=float
+    )
+    return decision, weights, predicted
 
 
 def _warnings(law, fit, sol, setup, weights, predicted, budget, given):
@@ -156,16 +168,23 @@ def _warnings(law, fit, sol, setup, weights, predicted, budget, given):
         )
     warnings = unit_warnings(fit, budget) + warnings
     warnings += extrapolation_warnings(fit, weights * budget)
+    return certificate, warnings
+
+
+def _sensitivity(fit, budget, given, optimum, weights, move: float) -> list[str]:
+    """Whether the recommendation ``weights`` rests on the largest pilots: it moves by
+    ``move`` times the change of the optimum when the fit leaves them out (``move``: how
+    far the recommendation goes from the safe mixture toward ``optimum``; 0 keeps the safe
+    mixture, which rests on no fit)."""
     held = (fit.diagnostics or {}).get("holdout_params")
     alt_params = holdout_variant(fit, held) if held else None
-    if alt_params is not None:
-        # The same problem, fitted without each domain's largest pilots.
-        try:
-            alt = optimize(fit._replace(params=alt_params, diagnostics=None), budget, **given)
-            warnings += sensitivity_warnings(alt.weights, weights)
-        except InputError:  # the hold-out fit overflows here: nothing to compare with
-            pass
-    return certificate, warnings
+    if alt_params is None or move <= 0:
+        return []
+    try:  # the same problem, fitted without each domain's largest pilots
+        alt = optimize(fit._replace(params=alt_params, diagnostics=None), budget, **given)
+    except InputError:  # the hold-out fit overflows here: nothing to compare with
+        return []
+    return sensitivity_warnings(weights + move * (alt.weights - optimum), weights)
 
 
 class _Problem(NamedTuple):

@@ -340,6 +340,18 @@ def decision_for(fit: FitResult, optimum, budget, importance, lower, upper) -> d
     }
 
 
+def path_fraction(decision: dict | None, domains, weights) -> float:
+    """How far ``weights [K]`` go from the decision's safe mixture toward its optimum: 0
+    (keep) to 1 (move); 1 without a decision."""
+    if not decision:
+        return 1.0
+    safe = np.array([decision["safe"]["weights"][d] for d in domains])
+    step = np.array([decision["optimum"][d] for d in domains]) - safe
+    if float(step @ step) < 1e-18:
+        return 0.0
+    return float(np.clip((np.asarray(weights, float) - safe) @ step / (step @ step), 0.0, 1.0))
+
+
 def decision_lines(decision: dict) -> list[str]:
     """The decision as terminal lines: the plain sentence, then the probabilities."""
     out = [f"decision ({decision['action']}): {decision['line']}"]

@@ -154,10 +154,10 @@ def _fold_undetermined(ident, weak, warnings, bootstrapped: bool) -> tuple[list,
 
 
 def lines(warnings, verbose: bool = False, bootstrapped: bool = False) -> list[str]:
-    """The lines the terminal shows (``verbose``: every warning in full, each once;
+    """The lines the terminal shows, each once (``verbose``: every warning in full;
     ``bootstrapped``: the bootstrap ran, so no line suggests it)."""
-    warnings = list(dict.fromkeys(warnings))
-    if verbose:
+    warnings = list(warnings)
+    if verbose:  # every warning the files hold, as they hold them
         return [f"warning: {w}" for w in warnings]
     shown, folded = summarize(warnings, bootstrapped)
     out = [f"{label}: {w}" for label, w in shown]

@@ -18,23 +18,13 @@ from jaxmix.fitting.combined import refit_law
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import fit_law
 from jaxmix.io.pilots import PilotTable
+from jaxmix.optimization.decision import path_fraction
 from jaxmix.status import InputError
 from jaxmix.study.bootstrap import _baseline_weights, _objectives_at, _study, replicates
 
 
-def path_fraction(mixture) -> float:
-    """How far ``mixture.weights`` goes from the decision's safe mixture toward its optimum:
-    0 (keep) to 1 (move); 1 without a decision."""
-    dec = mixture.decision
-    if not dec:
-        return 1.0
-    domains = list(mixture.domains)
-    safe = np.array([dec["safe"]["weights"][d] for d in domains])
-    opt = np.array([dec["optimum"][d] for d in domains])
-    step = opt - safe
-    if float(step @ step) < 1e-18:
-        return 0.0
-    return float(np.clip((np.asarray(mixture.weights) - safe) @ step / (step @ step), 0, 1))
+def _fraction(mixture) -> float:
+    return path_fraction(mixture.decision, mixture.domains, mixture.weights)
 
 
 def _moved(center, deviation, lower, upper) -> np.ndarray:
@@ -77,28 +67,37 @@ def recommendation_intervals(
         member = fit_law(
             table, method="joint", law=law, strategy=strategy, check_extrapolation=False
         )
-    reps = replicates(table, mixture.budget, n, seed, law, progress=progress, fit=member,
-                      **optimize_kw)
+    reps = replicates(
+        table, mixture.budget, n, seed, law, progress=progress, fit=member, **optimize_kw
+    )
     deviation = reps.weights - np.asarray(reps.mixture.weights)[None]  # [B, K], NaN rows kept
     lower, upper = np.asarray(mixture.lower), np.asarray(mixture.upper)
-    rec = _moved(np.asarray(mixture.weights), path_fraction(mixture) * deviation, lower, upper)
+    rec = _moved(np.asarray(mixture.weights), _fraction(mixture) * deviation, lower, upper)
     imp = np.asarray(mixture.importance)
     f_rec, pred_rec = _objectives_at(reps.params, rec, mixture.budget, imp, law, n)
     base_w = _baseline_weights(fit, baseline)
     f_base, _ = _objectives_at(reps.params, base_w, mixture.budget, imp, law, n)
-    study = _study(table, reps._replace(weights=rec), pred_rec, f_rec, f_base, n, seed, level,
-                   baseline, base_w)
+    study = _study(
+        table, reps._replace(weights=rec), pred_rec, f_rec, f_base, n, seed, level, baseline, base_w
+    )
     study["bootstrap"]["law"] = law
+    return {**study, **_decision_keys(mixture, deviation, level, baseline)}
+
+
+def _decision_keys(mixture, deviation, level: float, baseline) -> dict:
+    """With a decision: the optimum's own interval (when it is not what is recommended) and
+    the decision's probability of beating uniform (one probability per mixture)."""
     dec = mixture.decision
-    if dec:
+    if not dec:
+        return {}
+    out = {}
+    if _fraction(mixture) < 1:
         opt = np.array([dec["optimum"][d] for d in mixture.domains])
-        if path_fraction(mixture) < 1:
-            lo, hi = (1 - level) / 2, (1 + level) / 2
-            w = _moved(opt, deviation, lower, upper)
-            q = np.nanquantile(w, [lo, hi], axis=0)
-            study["optimum_weights_interval"] = {
-                d: [float(q[0, i]), float(q[1, i])] for i, d in enumerate(mixture.domains)
-            }
-        if baseline is None:
-            study["p_beats_uniform"] = dec["p_beats_uniform"]  # one probability per mixture
-    return study
+        w = _moved(opt, deviation, np.asarray(mixture.lower), np.asarray(mixture.upper))
+        q = np.nanquantile(w, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        out["optimum_weights_interval"] = {
+            d: [float(q[0, i]), float(q[1, i])] for i, d in enumerate(mixture.domains)
+        }
+    if baseline is None:
+        out["p_beats_uniform"] = dec["p_beats_uniform"]
+    return out
