@@ -11,6 +11,7 @@ budget that minimizes predicted validation loss (Li, Liu and Xing, ICML 2025).
 1.0
 """
 
+from jaxmix.cache import enable_caches as _enable_caches
 from jaxmix.fitting.api import fit as fit
 from jaxmix.fitting.combined import fit_combined as fit_combined
 from jaxmix.fitting.joint import joint_fit_arrays as joint_fit_arrays
@@ -52,6 +53,9 @@ from jaxmix.study.sweeps import sweep_budgets as sweep_budgets
 from jaxmix.study.validate import Validation as Validation
 from jaxmix.study.validate import validate as validate
 from jaxmix.version import __version__ as __version__
+from jaxmix.warmup import warmup as warmup
+
+_enable_caches()  # persistent compilation caches (jaxmix.cache; JAXMIX_NO_CACHE=1: off)
 
 __all__ = [
     "FitResult",
@@ -90,6 +94,7 @@ __all__ = [
     "solve",
     "sweep_budgets",
     "validate",
+    "warmup",
     "write_fit",
     "write_mixture",
     "write_pilots",

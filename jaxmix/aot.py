@@ -4,8 +4,10 @@ JAX's persistent compilation cache removes XLA compile time from a second proces
 process still traces the jitted functions in Python, which dominates a cold start. When
 enabled (the CLI does), :func:`call` serializes each traced function with ``jax.export``
 the first time it meets a new shape, and later processes deserialize it instead of tracing.
-Keys cover the shapes, dtypes, static options, the backend platform, the JAX version and
-jaxmix's own source, so a code change or another accelerator never reuses a stale program.
+Keys cover the shapes, dtypes, static options, the backend platform, the JAX version,
+jaxmix's own source and the code of the law a program runs (:func:`law_fingerprint`, for a
+user-registered law too), so a code change or another accelerator never reuses a stale
+program.
 Every NamedTuple of jaxmix (each law's parameters included) is registered for
 serialization. Any failure falls back to the plain call.
 """
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
+import marshal
 from pathlib import Path
 
 import jax
 
-from jaxmix.laws.registry import registered_laws
+from jaxmix.laws.ensemble import is_ensemble, member_names
+from jaxmix.laws.registry import get_law, registered_laws
 
 _DIR: Path | None = None
 _LOADED: dict = {}
@@ -36,6 +41,75 @@ def _source_hash() -> str:
     h = hashlib.sha256(jax.__version__.encode())
     for path in sorted(Path(__file__).parent.rglob("*.py")):
         h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def enabled() -> bool:
+    """Whether exported programs are stored (see :func:`enable`)."""
+    return _DIR is not None
+
+
+def forget() -> None:
+    """Drop the programs loaded in this process (a registered law changed)."""
+    _LOADED.clear()
+    _FINGERPRINTS.clear()
+
+
+def _code_digest(fn, h, depth: int = 0) -> None:
+    """Feed ``fn``'s code into ``h``: its bytecode, constants and names (nested functions
+    included), closure values, a ``functools.partial``'s arguments, and the source file of
+    a module outside jaxmix (whose helpers the code calls by name)."""
+    if depth > 4:
+        return
+    if isinstance(fn, functools.partial):
+        h.update(repr((fn.args, sorted(fn.keywords.items()))).encode())
+        _code_digest(fn.func, h, depth + 1)
+        return
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        h.update(repr(fn).encode())
+        return
+    h.update(marshal.dumps(code))
+    for cell in getattr(fn, "__closure__", None) or ():
+        value = cell.cell_contents
+        if callable(value):
+            _code_digest(value, h, depth + 1)
+        else:
+            h.update(repr(value).encode()[:10000])
+    module = getattr(fn, "__module__", "") or ""
+    if module != "jaxmix" and not module.startswith("jaxmix."):
+        try:
+            h.update(Path(inspect.getsourcefile(fn)).read_bytes())
+        except (TypeError, OSError):
+            pass  # a function typed at a prompt: its bytecode above is all there is
+
+
+_FINGERPRINTS: dict = {}
+
+
+def law_fingerprint(name: str) -> str:
+    """A digest of the code of the registered law ``name`` (a combination: of its members):
+    changes whenever the law's functions do, so a re-registered law gets new programs.
+
+    >>> law_fingerprint("transfer") == law_fingerprint("transfer")
+    True
+    """
+    laws = tuple(get_law(m) for m in (member_names(name) if is_ensemble(name) else (name,)))
+    key = (name, laws)
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _digest_laws(name, laws)
+    return _FINGERPRINTS[key]
+
+
+def _digest_laws(name: str, laws) -> str:
+    h = hashlib.sha256(name.encode())
+    for law in laws:
+        for field in law._fields:
+            value = getattr(law, field)
+            if callable(value):
+                _code_digest(value, h)
+            else:
+                h.update(repr((field, value)).encode())
     return h.hexdigest()[:16]
 
 
@@ -82,11 +156,15 @@ def _register() -> None:
 def _key(name: str, args, static: dict) -> str:
     """Cache key: the function, argument shapes and dtypes, static options, precision, the
     backend platform and device count (an exported program is lowered for one platform), the
-    JAX version and jaxmix's source."""
+    JAX version, jaxmix's source and the code of the law (``law_name``) it runs."""
     leaves, tree = jax.tree.flatten(args)
     spec = [(tuple(x.shape), str(x.dtype)) for x in leaves]
     where = (jax.default_backend(), jax.device_count(), jax.__version__)
-    text = repr((name, str(tree), spec, sorted(static.items()), jax.config.jax_enable_x64, where))
+    law = static.get("law_name")
+    code = law_fingerprint(law) if isinstance(law, str) else ""
+    text = repr(
+        (name, str(tree), spec, sorted(static.items()), jax.config.jax_enable_x64, where, code)
+    )
     return hashlib.sha256((text + _source_hash()).encode()).hexdigest()[:24]
 
 

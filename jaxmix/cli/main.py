@@ -6,10 +6,8 @@ Bad input exits with status 2 and one line on stderr naming the file, row and co
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-from pathlib import Path
 
 from jaxmix.cli.common import EXIT_INPUT, GLOBAL_FLAGS, Parser
 from jaxmix.cli.mixture import (
@@ -68,20 +66,9 @@ def _setup_jax(float32: bool) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", not float32)
-    if os.environ.get("JAXMIX_NO_CACHE"):
-        return
-    cache = Path(os.environ.get("JAXMIX_CACHE_DIR", Path.home() / ".cache" / "jaxmix" / "xla"))
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", str(cache))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    from jaxmix import aot
+    from jaxmix.cache import enable_caches
 
-    aot.enable(cache / "export")
-    (cache / "export").mkdir(exist_ok=True)
+    enable_caches()  # (import jaxmix did too; idempotent)
 
 
 PARSERS = (

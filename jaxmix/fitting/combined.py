@@ -21,6 +21,8 @@ from jaxmix.fitting.checks import (
     monotonicity_warnings,
     pilot_warnings,
 )
+from jaxmix.fitting.identify import describe, identifiability_by_name
+from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult, from_params, predict, predict_params
 from jaxmix.fitting.single import check_method, fit_joint_and_folds, fit_law
 from jaxmix.fitting.stacking import DEFAULT_LAWS, Combination, combine, ensemble_params
@@ -112,14 +114,26 @@ def fit_combined(
         + f" (stacked on held-out error; combined {100 * comb.combined_error:.2f}%)"
     ] + warnings
     diag = dict(fit.diagnostics)
-    diag["combination"] = {
-        **diag["combination"],
-        "fold_params": _fold_naturals(comb, table.domains),
-        "pilots": {"amounts": table.amounts.tolist(), "losses": np.where(
-            np.isfinite(y), y, np.nan).tolist()},
-        "held_out": comb.held.astype(int).tolist(),
-    }
+    diag["combination"] = {**diag["combination"], **_kept(comb, table.domains, table.amounts, y)}
     return fit._replace(residuals=residuals, diagnostics=diag, warnings=tuple(warnings))
+
+
+def _kept(comb: Combination, domains, amounts, y) -> dict:
+    """What a combination fit keeps beyond its members (in the fit file too): the fold
+    fits, the pilots, the folds' held-out runs and each member's Huber thresholds."""
+    return {
+        "fold_params": _fold_naturals(comb, domains),
+        "pilots": {
+            "amounts": amounts.tolist(),
+            "losses": np.where(np.isfinite(y), y, np.nan).tolist(),
+        },
+        "held_out": comb.held.astype(int).tolist(),
+        "member_huber_delta": {
+            law: dict(zip(domains, np.asarray(d, float).tolist()))
+            for law, d, a in zip(comb.laws, comb.delta, comb.stack)
+            if a > 0
+        },
+    }
 
 
 def fit_default(
@@ -246,6 +260,49 @@ def stored_combination(fit: FitResult):
         diff_err=float(c.get("difference_error") or 0.0),
     )
     return comb, amounts, y
+
+
+def member_fit(fit: FitResult, table, strategy: str = "screen") -> FitResult | None:
+    """The member of a combination that a bootstrap refits (:func:`refit_law`) as a joint
+    fit of its own, without fitting again: the full fit the combination made of it (its
+    parameters and Huber thresholds, ``diagnostics["combination"]["member_huber_delta"]``)
+    with the identifiability of those parameters on ``table``'s runs, and ``strategy`` for
+    its refits. None when the fit does not keep the thresholds (a fit file of an earlier
+    jaxmix)."""
+    law = refit_law(fit)
+    found = ((fit.diagnostics or {}).get("combination") or {}).get("member_huber_delta") or {}
+    if law not in found or not is_ensemble(fit.law):
+        return None
+    params = dict((n, p) for n, _, p in members_of(fit))[law].params
+    y = table.domain_losses()
+    mask = np.isfinite(y)
+    dt = jnp.result_type(float)
+    ident = aot.call(
+        identifiability_by_name,
+        "identifiability",
+        jax.tree.map(lambda x: jnp.asarray(x, dt), params),
+        jnp.asarray(table.amounts, dt),
+        jnp.asarray(np.where(mask, y, 1.0), dt),
+        jnp.asarray(mask),
+        jnp.asarray(float(log_scale(jnp.asarray(table.amounts))), dt),
+        law_name=law,
+    )
+    report, _ = describe(jax.device_get(ident), params, fit.domains)
+    diagnostics = {
+        "identifiability": report,
+        "huber_delta": {d: float(found[law][d]) for d in fit.domains},
+        "prior": 1.0,  # the combination fits every member with the default prior
+        "restarts": {"strategy": strategy},
+    }
+    return FitResult(
+        law=law,
+        domains=fit.domains,
+        params=params,
+        method="joint",
+        target=fit.target,
+        amount_range=fit.amount_range,
+        diagnostics=diagnostics,
+    )
 
 
 def refit_law(fit: FitResult) -> str:

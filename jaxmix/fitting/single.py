@@ -96,7 +96,7 @@ def fit_joint_and_folds(
     """:func:`fit_joint`, plus, with ``cv_folds``, in the same batched call, the fits on the
     cross-validation folds of :func:`jaxmix.fitting.stacking.combine` (weights
     :func:`~jaxmix.fitting.stacking.fold_weights`; row 0, every run, is the full fit
-    itself): ``(result, (params, status) with leading axis [F+1], or None)``."""
+    itself): ``(result, (params, status, thresholds) with leading axis [F+1], or None)``."""
     y, need = _joint_inputs(table, get_law(law), strategy)
     fold_w = fold_weights(y, cv_masks(proportion_groups(table.amounts))) if cv_folds else None
     mask = np.isfinite(y)
@@ -114,7 +114,7 @@ def fit_joint_and_folds(
     folds = None
     if fold_w is not None:
         rows = lambda x: np.concatenate([x[:1], x[m:]])  # noqa: E731
-        folds = (jax.tree.map(rows, both.params), rows(both.status))
+        folds = (jax.tree.map(rows, both.params), rows(both.status), rows(both.delta))
     out = jax.tree.map(lambda x: x[0], both)
     report, ident_warn = describe(out.identifiability, out.params, table.domains)
     result = _joint_result(table, law, out)

@@ -49,6 +49,8 @@ class Combination(NamedTuple):
       skipped: ``{law: why}`` for laws with too few runs.
       diff_err: held-out error of the predicted objective difference between two pilots,
         relative to the objective, per unit of total-variation distance between them.
+      delta: per law, ``[K]`` Huber thresholds of the full fit (empty when not known), so
+        that a member can be refitted under the same thresholds (the bootstrap).
     """
 
     laws: tuple
@@ -62,6 +64,7 @@ class Combination(NamedTuple):
     status: np.ndarray
     skipped: dict
     diff_err: float = 0.0
+    delta: tuple = ()
 
 
 def proportion_groups(amounts) -> np.ndarray:
@@ -94,8 +97,9 @@ def fold_weights(y, masks) -> np.ndarray:
 def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
     """Fit ``law_name`` with the runs of each mask held out (``masks [F, R]``; row 0 of the
     result is the fit on every run). Returns ``(params [F+1, ...], status [F+1, K],
-    predictions [F+1, R, K])``. ``given``: those fits, already made (``(params, status)``,
-    leading axis ``[F+1]``, fitted on :func:`fold_weights`), only predicted here."""
+    predictions [F+1, R, K], thresholds [F+1, K])``. ``given``: those fits, already made
+    (``(params, status, thresholds)``, leading axis ``[F+1]``, fitted on
+    :func:`fold_weights`), only predicted here."""
     dt = jnp.result_type(float)
     if given is None:
         weights = fold_weights(y, masks)
@@ -107,14 +111,14 @@ def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
             prior,
             law_name=law_name,
         )
-        given = (out.params, out.status)
-    params, status = given
+        given = (out.params, out.status, out.delta)
+    params, status, thresholds = given
     pred = np.asarray(
         aot.call(
             _predict_many, "predict_many", params, jnp.asarray(amounts, dt), law_name=law_name
         )
     )
-    return params, np.asarray(status), pred
+    return params, np.asarray(status), pred, np.asarray(thresholds)
 
 
 @functools.partial(jax.jit, static_argnames="law_name")
@@ -187,7 +191,7 @@ def combine(
     held = cv_masks(groups, seed)
     seen = np.isfinite(y)
     k = amounts.shape[1]
-    names, params, folds, oofs, statuses, skipped = _fold_every_law(
+    names, params, folds, oofs, statuses, skipped, deltas = _fold_every_law(
         amounts, y, laws, held, delta, given or {}
     )
     if not names:
@@ -218,14 +222,15 @@ def combine(
         status=np.stack(statuses),
         skipped=skipped,
         diff_err=d_err,
+        delta=tuple(deltas),
     )
 
 
 def _fold_every_law(amounts, y, laws, held, delta, given):
-    """``(names, params, fold params, out-of-fold predictions, statuses, skipped)`` of the
-    laws that every fold leaves enough runs to fit."""
+    """``(names, params, fold params, out-of-fold predictions, statuses, skipped, full-fit
+    thresholds)`` of the laws that every fold leaves enough runs to fit."""
     seen = np.isfinite(y)
-    names, params, folds, oofs, statuses, skipped = [], [], [], [], [], {}
+    names, params, folds, oofs, statuses, skipped, deltas = [], [], [], [], [], {}, []
     k = amounts.shape[1]
     for name in laws:
         need = len(row_names(get_law(name), tuple(f"d{j}" for j in range(k)), 0))
@@ -234,7 +239,9 @@ def _fold_every_law(amounts, y, laws, held, delta, given):
         if np.any(counts[:, observed] < need):
             skipped[name] = f"a fold leaves fewer than {need} runs for some domain"
             continue
-        p, status, pred = fold_fits(amounts, y, name, held, delta, given=given.get(name))
+        p, status, pred, thresholds = fold_fits(
+            amounts, y, name, held, delta, given=given.get(name)
+        )
         oof = np.full(y.shape, np.nan)
         for f, h in enumerate(held):
             oof[h] = pred[1 + f][h]
@@ -243,7 +250,8 @@ def _fold_every_law(amounts, y, laws, held, delta, given):
         folds.append(jax.tree.map(lambda x: x[1:], p))
         oofs.append(oof)
         statuses.append(status)
-    return names, params, folds, oofs, statuses, skipped
+        deltas.append(thresholds[0])
+    return names, params, folds, oofs, statuses, skipped, deltas
 
 
 def _rel_error(pred, y) -> float:

@@ -17,8 +17,20 @@ _REGISTRY: dict[str, Law] = {law.name: law for law in BUILTIN_LAWS}
 
 
 def register(law: Law) -> Law:
-    """Add a law family to the registry under ``law.name``; returns it."""
+    """Add a law family to the registry under ``law.name``; returns it.
+
+    Registering a changed law under a name already taken replaces it everywhere: the
+    programs compiled for the old one (which are keyed by the name) and the combinations
+    built from it are dropped, so the next call traces the new law.
+    """
+    old = _REGISTRY.get(law.name)
     _REGISTRY[law.name] = law
+    if old is not None and old != law:
+        import jax
+
+        for name in [n for n in _REGISTRY if is_ensemble(n) and law.name in member_names(n)]:
+            del _REGISTRY[name]
+        jax.clear_caches()  # (exported programs are keyed by the law's code: aot)
     return law
 
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix import aot
 from jaxmix.fitting.batched import pad_runs
 from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.joint import fit_many
@@ -128,23 +129,41 @@ def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progres
     # Runs padded with weight zero, so tables of nearby sizes share one compiled refit.
     amounts, losses, weights = pad_runs(table.amounts, np.where(mask, y, 1.0), weights)
     amounts, losses = jnp.asarray(amounts, dt), jnp.asarray(losses, dt)
-    fn = functools.partial(
-        fit_many,
-        amounts,
-        delta=jnp.asarray(given_delta, dt),
-        prior=jnp.asarray(number("prior", 1.0), dt),
-        law_name=fit0.law,
-        strategy=strategy,
-        polish=4,
-        diagnose=False,  # only the parameters of each replicate are used
+    shared = (
+        jnp.asarray(given_delta, dt),
+        jnp.asarray(number("prior", 1.0), dt),
         # One start per refit, at the full-data fit: a resample moves the optimum a little,
         # and the full-data fit's own multi-start already chose the basin.
-        init=jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
+        jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
     )
+
+    def fn(b):
+        return aot.call(
+            refit_many, "refit_many", amounts, *b, *shared, law_name=fit0.law, strategy=strategy
+        )
+
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
     batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
-    fits = map_batched(lambda b: fn(*b).params, batch, chunk=chunk, progress=stage)
-    return fits
+    return map_batched(fn, batch, chunk=chunk, progress=stage)
+
+
+@functools.partial(jax.jit, static_argnames=("law_name", "strategy"))
+def refit_many(amounts, losses, weights, delta, prior, init, *, law_name, strategy):
+    """The bootstrap's refits: :func:`fit_many` of ``losses, weights [B, R, K]`` from the
+    one start ``init`` (leaves ``[K]``) with the thresholds ``delta [K]``; the parameters,
+    leaves ``[B, K]`` (only they are used: no diagnostics are computed)."""
+    return fit_many(
+        amounts,
+        losses,
+        weights,
+        delta,
+        prior,
+        law_name=law_name,
+        strategy=strategy,
+        polish=4,
+        diagnose=False,
+        init=init,
+    ).params
 
 
 def _moved_flat(table: PilotTable, fit0: FitResult, fits, rng, n: int, flat_scale: float):
@@ -253,13 +272,15 @@ def _objectives_at(fits, weights, budget, importance, law_name: str, n: int):
     at its own, ``[n, K]``)."""
     dt = _dtype()
     k = np.shape(weights)[-1]
-    return objective_many(
-        fits,
-        np.broadcast_to(weights, (n, k)).astype(dt),
-        jnp.asarray(budget, dt),
-        jnp.asarray(np.asarray(importance), dt),
-        law_name=law_name,
-    )
+    budget, importance = jnp.asarray(budget, dt), jnp.asarray(np.asarray(importance), dt)
+
+    def fn(batch):  # padded to a bucket by map_batched: nearby n share one program
+        return aot.call(
+            objective_many, "objective_many", *batch, budget, importance, law_name=law_name
+        )
+
+    batch = (jax.tree.map(lambda x: np.asarray(x, dt), fits), np.broadcast_to(weights, (n, k)))
+    return map_batched(fn, batch, shard=False)
 
 
 def _study(table, reps, pred_rec, f_rec, f_base, n, seed, level, baseline, base_w) -> dict:

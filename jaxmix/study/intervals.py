@@ -1,8 +1,9 @@
 """Bootstrap intervals of the mixture that is recommended, for any fit (the default
 combination included): one interval and one probability per mixture.
 
-The pilots are resampled and the fit's law refitted (a combination's largest member, fitted
-as ``fit --law`` fits it: :func:`jaxmix.fitting.combined.refit_law`). Each replicate moves
+The pilots are resampled and the fit's law refitted (a combination's largest member,
+:func:`jaxmix.fitting.combined.refit_law`, from the full fit the combination made of it:
+:func:`jaxmix.fitting.combined.member_fit`). Each replicate moves
 the recommendation by its own optimum's deviation from the full-data optimum, scaled by how
 far the recommendation goes from the safe mixture toward the model's optimum (the whole
 deviation for a move, none for keep). So ``weights_interval`` is the interval of the weights
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxmix.fitting.combined import refit_law
+from jaxmix.fitting.checks import measured_runs
+from jaxmix.fitting.combined import member_fit, refit_law
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import fit_law
 from jaxmix.io.pilots import PilotTable
@@ -64,7 +66,7 @@ def recommendation_intervals(
     law = refit_law(fit)
     member = fit
     if law != fit.law:
-        member = fit_law(
+        member = member_fit(fit, measured_runs(table)[0], strategy) or fit_law(
             table, method="joint", law=law, strategy=strategy, check_extrapolation=False
         )
     reps = replicates(

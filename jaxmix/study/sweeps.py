@@ -14,12 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix import aot
 from jaxmix.fitting.result import FitResult
 from jaxmix.laws.registry import get_law
 from jaxmix.optimization.constraints import constraints, importance_weights, needs_caps
 from jaxmix.optimization.solve import select, solve
 from jaxmix.status import InputError
-from jaxmix.study.batch import map_batched
+from jaxmix.study.batch import chunk_bucket, map_batched
 
 
 @functools.partial(jax.jit, static_argnames=("law_name", "capped", "restarts"))
@@ -74,7 +75,8 @@ def batched_solve(
         else np.broadcast_to(np.asarray(x, dt), (b,) + np.shape(x)),
         fit.params,
     )
-    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), b))
+    # Keys for a bucket of problems (one program for nearby b; the first b are the same).
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), chunk_bucket(b)))[:b]
     batch = (
         params,
         budgets.astype(dt),
@@ -83,8 +85,13 @@ def batched_solve(
         uppers.astype(dt),
         keys,
     )
-    fn = functools.partial(solve_many, law_name=fit.law, capped=capped, restarts=restarts)
-    sol = map_batched(lambda x: fn(*x), batch, chunk=chunk, progress=progress)
+    static = dict(law_name=fit.law, capped=capped, restarts=restarts)
+    sol = map_batched(
+        lambda x: aot.call(solve_many, "solve_many", *x, **static),
+        batch,
+        chunk=chunk,
+        progress=progress,
+    )
     weights, predicted, _ = select(sol)
     exact_ok = np.isfinite(sol.exact_objective)
     objective = np.sum(importances * predicted, axis=1)
