@@ -14,6 +14,7 @@ serialization. Any failure falls back to the plain call.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import inspect
@@ -26,8 +27,9 @@ from jaxmix.laws.ensemble import is_ensemble, member_names
 from jaxmix.laws.registry import get_law, registered_laws
 
 _DIR: Path | None = None
-_LOADED: dict = {}
+_LOADED: dict = {}  # key -> a jitted program, a compiled one, or a compile in progress
 _REGISTERED = False
+_POOL = None
 
 
 def enable(cache_dir) -> None:
@@ -168,28 +170,72 @@ def _key(name: str, args, static: dict) -> str:
     return hashlib.sha256((text + _source_hash()).encode()).hexdigest()[:24]
 
 
-def call(fn, name: str, *args, **static):
-    """``fn(*args, **static)``, through the export cache when it is enabled."""
+def _exporting() -> bool:
     if _DIR is None:
-        return fn(*args, **static)
+        return False
     try:
         import flatbuffers  # noqa: F401  (jax.export serialization needs it)
     except ImportError:
-        return fn(*args, **static)
+        return False
+    return True
+
+
+def _exported(fn, name: str, key: str, args, static):
+    """``fn``'s program for ``args``, read from the export cache or traced and written."""
+    _register()
+    path = _DIR / f"{name}-{key}.jaxexport"
+    if path.is_file():
+        exported = jax.export.deserialize(bytearray(path.read_bytes()))
+    else:
+        exported = jax.export.export(jax.jit(functools.partial(fn, **static)))(*args)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(exported.serialize())
+        tmp.replace(path)
+    return jax.jit(exported.call)
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxmix-compile")
+    return _POOL
+
+
+def prepare(fn, name: str, *args, **static) -> None:
+    """Trace ``fn(*args, **static)`` now and compile it in a background thread (XLA
+    releases the GIL), so that the next program is traced while this one compiles; the
+    :func:`call` with the same shapes waits for it. ``fn`` is jitted with ``static`` as its
+    static arguments. A failure here only means the call compiles as usual."""
     key = _key(name, args, static)
+    if key in _LOADED:
+        return
     try:
-        _register()
-        if key not in _LOADED:
-            path = _DIR / f"{name}-{key}.jaxexport"
-            if path.is_file():
-                exported = jax.export.deserialize(bytearray(path.read_bytes()))
-            else:
-                exported = jax.export.export(jax.jit(functools.partial(fn, **static)))(*args)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(exported.serialize())
-                tmp.replace(path)
-            _LOADED[key] = jax.jit(exported.call)
-        return _LOADED[key](*args)
+        if _exporting():
+            lowered = _exported(fn, name, key, args, static).trace(*args).lower()
+        else:
+            lowered = fn.trace(*args, **static).lower()
+        _LOADED[key] = _pool().submit(lowered.compile)
+    except Exception:  # noqa: BLE001  (an optimization, never a failure)
+        _LOADED.pop(key, None)
+
+
+def call(fn, name: str, *args, **static):
+    """``fn(*args, **static)``: the program :func:`prepare` compiled, else through the export
+    cache when it is enabled, else ``fn`` itself."""
+    key = _key(name, args, static)
+    entry = _LOADED.get(key)
+    if isinstance(entry, concurrent.futures.Future):
+        try:
+            entry = _LOADED[key] = entry.result()
+            return entry(*args)
+        except Exception:  # noqa: BLE001  (e.g. inputs placed otherwise: the usual way)
+            entry = _LOADED.pop(key, None) and None
+    if entry is None and not _exporting():
+        return fn(*args, **static)
+    try:
+        if entry is None:
+            entry = _LOADED[key] = _exported(fn, name, key, args, static)
+        return entry(*args)
     except Exception:  # noqa: BLE001  (the cache is an optimization, never a failure)
         _LOADED.pop(key, None)
         return fn(*args, **static)

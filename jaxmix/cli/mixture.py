@@ -181,12 +181,14 @@ def _bootstrapped(args, table, result, budget, extra: dict):
     ``extra`` (:func:`jaxmix.study.intervals.recommendation_intervals`)."""
     from jaxmix.optimization.api import optimize
     from jaxmix.status import InputError
-    from jaxmix.study.intervals import recommendation_intervals
+    from jaxmix.study.intervals import prepare_intervals, recommendation_intervals
 
     if result.method != "joint":
         raise InputError("--bootstrap needs per-domain losses (the joint fit)")
     if args.repetition:
         raise InputError("--bootstrap does not support --repetition yet")
+    # The bootstrap's programs compile in the background while the mixture is found.
+    prepare_intervals(table, result, budget, args.bootstrap, args.strategy, **optimize_kwargs(args))
     mix = optimize(result, budget, **optimize_kwargs(args))
     extra.update(
         recommendation_intervals(

@@ -57,11 +57,8 @@ def pad_runs(amounts, losses, weights):
     return amounts, losses, weights
 
 
-def fit_weighted(amounts, losses, weights, delta, prior, **options) -> JointFit:
-    """``fit_many(..., **options)`` of ``losses, weights [B, R, K]`` at ``amounts [R, K]``
-    (options default to ``strategy="screen", polish=4, diagnose=False``), through the export
-    cache, padded as the module docstring says; a :class:`JointFit` with leading axis
-    ``[B]``, as numpy arrays. ``delta <= 0``: the fit's own threshold."""
+def _weighted_args(amounts, losses, weights, delta, prior, options: dict):
+    """``(arguments, options, B)`` of the padded ``fit_many`` call of :func:`fit_weighted`."""
     options = {"strategy": "screen", "polish": 4, "diagnose": False, **options}
     b = losses.shape[0]
     amounts, losses, weights = pad_runs(amounts, losses, weights)
@@ -69,14 +66,22 @@ def fit_weighted(amounts, losses, weights, delta, prior, **options) -> JointFit:
     losses = np.concatenate([losses, np.repeat(losses[:1], pad, axis=0)])
     weights = np.concatenate([weights, np.repeat(weights[:1], pad, axis=0)])
     dt = jnp.result_type(float)
-    out = aot.call(
-        fit_many,
-        "joint_fit",
-        jnp.asarray(amounts, dt),
-        jnp.asarray(losses, dt),
-        jnp.asarray(weights, dt),
-        jnp.asarray(delta, dt),
-        jnp.asarray(prior, dt),
-        **options,
-    )
+    args = tuple(jnp.asarray(x, dt) for x in (amounts, losses, weights, delta, prior))
+    return args, options, b
+
+
+def fit_weighted(amounts, losses, weights, delta, prior, **options) -> JointFit:
+    """``fit_many(..., **options)`` of ``losses, weights [B, R, K]`` at ``amounts [R, K]``
+    (options default to ``strategy="screen", polish=4, diagnose=False``), through the export
+    cache, padded as the module docstring says; a :class:`JointFit` with leading axis
+    ``[B]``, as numpy arrays. ``delta <= 0``: the fit's own threshold."""
+    args, options, b = _weighted_args(amounts, losses, weights, delta, prior, options)
+    out = aot.call(fit_many, "joint_fit", *args, **options)
     return jax.tree.map(lambda x: np.asarray(x)[:b], jax.device_get(out))
+
+
+def prepare_weighted(amounts, losses, weights, delta, prior, **options) -> None:
+    """Start compiling the program of ``fit_weighted`` with these arguments in the
+    background (:func:`jaxmix.aot.prepare`), so that the next one is traced meanwhile."""
+    args, options, _ = _weighted_args(amounts, losses, weights, delta, prior, options)
+    aot.prepare(fit_many, "joint_fit", *args, **options)

@@ -25,7 +25,13 @@ from jaxmix.fitting.identify import describe, identifiability_by_name
 from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult, from_params, predict, predict_params
 from jaxmix.fitting.single import check_method, fit_joint_and_folds, fit_law
-from jaxmix.fitting.stacking import DEFAULT_LAWS, Combination, combine, ensemble_params
+from jaxmix.fitting.stacking import (
+    DEFAULT_LAWS,
+    Combination,
+    combine,
+    ensemble_params,
+    prepare_fold_fits,
+)
 from jaxmix.laws.base import natural_rows, row_names
 from jaxmix.laws.ensemble import EnsembleParams, ensemble_name, is_ensemble, member_names
 from jaxmix.laws.registry import ensure_registered, get_law
@@ -144,6 +150,11 @@ def fit_default(
     extrapolation), then :func:`fit_combined`, which carries them. With the default
     strategy the transfer law's fold fits run in the same batched call as its own fit."""
     check_method("joint", None)
+    if strategy == "screen" and all(d in table.losses for d in table.domains):
+        # The other laws' fold fits compile in the background while the transfer law's
+        # own fit is traced and run.
+        others = [n for n in DEFAULT_LAWS if n != "transfer"]
+        prepare_fold_fits(table.amounts, table.domain_losses(), others, delta=delta)
     single, given = fit_joint_and_folds(
         table, "transfer", strategy, 4, delta, 1.0, check_extrapolation, strategy == "screen"
     )

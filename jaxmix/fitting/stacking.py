@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import aot
-from jaxmix.fitting.batched import fit_weighted
+from jaxmix.fitting.batched import fit_weighted, prepare_weighted
 from jaxmix.fitting.result import predict_params
 from jaxmix.laws.base import row_names
 from jaxmix.laws.ensemble import EnsembleParams, ensemble_name
@@ -94,6 +94,13 @@ def fold_weights(y, masks) -> np.ndarray:
     return (seen[None] & ~masks[:, :, None]).astype(float)
 
 
+def _fold_inputs(y, masks, delta):
+    """``(losses, weights [F+1, R, K], threshold)`` of the fold fits (:func:`fold_fits`)."""
+    weights = fold_weights(y, masks)
+    losses = np.broadcast_to(np.where(np.isfinite(y), y, 1.0), weights.shape)
+    return losses, weights, 0.0 if delta is None else delta  # 0: the fit's robust threshold
+
+
 def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
     """Fit ``law_name`` with the runs of each mask held out (``masks [F, R]``; row 0 of the
     result is the fit on every run). Returns ``(params [F+1, ...], status [F+1, K],
@@ -102,15 +109,7 @@ def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
     :func:`fold_weights`), only predicted here."""
     dt = jnp.result_type(float)
     if given is None:
-        weights = fold_weights(y, masks)
-        out = fit_weighted(
-            amounts,
-            np.broadcast_to(np.where(np.isfinite(y), y, 1.0), weights.shape),
-            weights,
-            0.0 if delta is None else delta,  # 0: the fit's robust threshold
-            prior,
-            law_name=law_name,
-        )
+        out = fit_weighted(amounts, *_fold_inputs(y, masks, delta), prior, law_name=law_name)
         given = (out.params, out.status, out.delta)
     params, status, thresholds = given
     pred = np.asarray(
@@ -119,6 +118,28 @@ def fold_fits(amounts, y, law_name, masks, delta=None, prior=1.0, given=None):
         )
     )
     return params, np.asarray(status), pred, np.asarray(thresholds)
+
+
+def prepare_fold_fits(amounts, y, laws, masks=None, delta=None, prior=1.0) -> None:
+    """Start compiling the fold fits of every law in ``laws`` that the folds leave enough
+    runs to fit (``masks``: default :func:`cv_masks` of the proportions), each in the
+    background while the next is traced (:func:`jaxmix.aot.prepare`)."""
+    amounts, y = np.asarray(amounts, float), np.asarray(y, float)
+    masks = cv_masks(proportion_groups(amounts)) if masks is None else masks
+    for name in laws:
+        if _too_few(name, y, masks) is None:
+            prepare_weighted(amounts, *_fold_inputs(y, masks, delta), prior, law_name=name)
+
+
+def _too_few(name: str, y, held) -> str | None:
+    """Why a fold of ``held [F, R]`` leaves too few runs to fit ``name``, or None."""
+    seen = np.isfinite(y)
+    k = y.shape[1]
+    need = len(row_names(get_law(name), tuple(f"d{j}" for j in range(k)), 0))
+    counts = (seen[None] & ~held[:, :, None]).sum(axis=1)  # [F, K]
+    if np.any(counts[:, seen.any(axis=0)] < need):
+        return f"a fold leaves fewer than {need} runs for some domain"
+    return None
 
 
 @functools.partial(jax.jit, static_argnames="law_name")
@@ -229,15 +250,12 @@ def combine(
 def _fold_every_law(amounts, y, laws, held, delta, given):
     """``(names, params, fold params, out-of-fold predictions, statuses, skipped, full-fit
     thresholds)`` of the laws that every fold leaves enough runs to fit."""
-    seen = np.isfinite(y)
     names, params, folds, oofs, statuses, skipped, deltas = [], [], [], [], [], {}, []
-    k = amounts.shape[1]
+    prepare_fold_fits(amounts, y, [n for n in laws if n not in given], held, delta)
     for name in laws:
-        need = len(row_names(get_law(name), tuple(f"d{j}" for j in range(k)), 0))
-        counts = (seen[None] & ~held[:, :, None]).sum(axis=1)  # [F, K]
-        observed = seen.any(axis=0)
-        if np.any(counts[:, observed] < need):
-            skipped[name] = f"a fold leaves fewer than {need} runs for some domain"
+        why = _too_few(name, y, held)
+        if why is not None:
+            skipped[name] = why
             continue
         p, status, pred, thresholds = fold_fits(
             amounts, y, name, held, delta, given=given.get(name)

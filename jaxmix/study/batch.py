@@ -31,6 +31,14 @@ def chunk_bucket(b: int) -> int:
     return 64 * -(-b // 64)
 
 
+def chunk_size(total: int, chunk: int | None = None, shard: bool = True) -> int:
+    """Problems per call of :func:`map_batched` for a batch of ``total``: ``chunk``, or
+    the batch's bucket when it is smaller, rounded up to a multiple of the device count."""
+    devices = jax.device_count() if shard else 1
+    size = chunk_bucket(total) if chunk is None or total < chunk else chunk
+    return -(-size // devices) * devices
+
+
 def batch_sharding() -> NamedSharding:
     """Sharding of a leading ``batch`` axis over every device of every process."""
     mesh = Mesh(np.asarray(jax.devices()), ("batch",))
@@ -74,9 +82,7 @@ def map_batched(
     leaves, tree = jax.tree.flatten(batch)
     leaves = [np.asarray(x) for x in leaves]
     total = leaves[0].shape[0]
-    devices = jax.device_count() if shard else 1
-    size = chunk_bucket(total) if chunk is None or total < chunk else chunk
-    size = -(-size // devices) * devices
+    size = chunk_size(total, chunk, shard)
     sharding = batch_sharding() if shard else None
     outputs = []
     for start in range(0, total, size):

@@ -24,8 +24,8 @@ from jaxmix.laws.registry import get_law
 from jaxmix.optimization.api import optimize
 from jaxmix.optimization.constraints import constraints, per_domain
 from jaxmix.status import InputError
-from jaxmix.study.batch import map_batched
-from jaxmix.study.sweeps import batched_solve, objective_many
+from jaxmix.study.batch import chunk_size, map_batched
+from jaxmix.study.sweeps import batched_solve, objective_many, prepare_batched_solve
 
 
 def _dtype():
@@ -97,6 +97,7 @@ def replicates(
         raise InputError("the bootstrap needs per-domain losses (the joint fit)")
     table = measured_runs(table)[0]  # runs not trained yet are not resampled
     fit0 = fit_joint(table, law=law) if fit is None else fit
+    prepare_replicates(table, fit0, n, budget, chunk, **optimize_kw)  # compiles meanwhile
     mix0 = optimize(fit0, budget, **optimize_kw)
     rng = np.random.default_rng(seed)
     fits = _refits(table, fit0, rng, n, chunk, progress)
@@ -106,11 +107,10 @@ def replicates(
     return Replicates(fit0, mix0, fits, np.asarray(res.weights), moved)
 
 
-def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progress):
-    """The law refitted to ``n`` resamples of the runs (multinomial counts as observation
-    weights), each from the full-data fit with its threshold: leaves ``[n, ...]``."""
+def _refit_setup(table: PilotTable, fit0: FitResult):
+    """``(amounts [R', K], losses [R', K], mask [R, K], shared, static)`` of the refits:
+    the padded runs, the arguments every refit shares and the static options."""
     diag = fit0.diagnostics or {}
-    strategy = (diag.get("restarts") or {}).get("strategy", "screen")
     number = lambda key, default: (  # noqa: E731
         float(diag[key]) if isinstance(diag.get(key), (int, float)) else default
     )
@@ -122,13 +122,9 @@ def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progres
     )
     y = table.domain_losses()
     mask = np.isfinite(y)
-    r = len(table.runs)
-    counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
     dt = _dtype()
-    weights = counts[:, :, None] * mask[None]
     # Runs padded with weight zero, so tables of nearby sizes share one compiled refit.
-    amounts, losses, weights = pad_runs(table.amounts, np.where(mask, y, 1.0), weights)
-    amounts, losses = jnp.asarray(amounts, dt), jnp.asarray(losses, dt)
+    amounts, losses, _ = pad_runs(table.amounts, np.where(mask, y, 1.0), mask[None])
     shared = (
         jnp.asarray(given_delta, dt),
         jnp.asarray(number("prior", 1.0), dt),
@@ -136,15 +132,42 @@ def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progres
         # and the full-data fit's own multi-start already chose the basin.
         jax.tree.map(lambda x: jnp.asarray(x, dt), fit0.params),
     )
+    static = {
+        "law_name": fit0.law,
+        "strategy": (diag.get("restarts") or {}).get("strategy", "screen"),
+    }
+    return jnp.asarray(amounts, dt), losses, mask, shared, static
+
+
+def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progress):
+    """The law refitted to ``n`` resamples of the runs (multinomial counts as observation
+    weights), each from the full-data fit with its threshold: leaves ``[n, ...]``."""
+    amounts, losses, mask, shared, static = _refit_setup(table, fit0)
+    r = len(table.runs)
+    counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
+    weights = pad_runs(table.amounts, mask, counts[:, :, None] * mask[None])[2]
 
     def fn(b):
-        return aot.call(
-            refit_many, "refit_many", amounts, *b, *shared, law_name=fit0.law, strategy=strategy
-        )
+        return aot.call(refit_many, "refit_many", amounts, *b, *shared, **static)
 
     stage = (lambda done, total: progress("refit", done, total)) if progress else None
-    batch = (np.broadcast_to(np.asarray(losses), weights.shape), weights.astype(dt))
+    dt = _dtype()
+    batch = (np.broadcast_to(losses.astype(dt), weights.shape), weights.astype(dt))
     return map_batched(fn, batch, chunk=chunk, progress=stage)
+
+
+def prepare_replicates(
+    table: PilotTable, fit0: FitResult, n: int, budget: float, chunk: int = 256, **optimize_kw
+) -> None:
+    """Start compiling the refits and re-optimizations of :func:`replicates` in the
+    background (:func:`jaxmix.aot.prepare`), so that what runs before them (the full-data
+    optimum) is traced and compiled meanwhile."""
+    table = measured_runs(table)[0]
+    amounts, losses, _, shared, static = _refit_setup(table, fit0)
+    zeros = np.zeros((chunk_size(n, chunk),) + losses.shape, _dtype())
+    aot.prepare(refit_many, "refit_many", amounts, zeros, zeros, *shared, **static)
+    lower, upper = _bounds_of(fit0, budget, optimize_kw)
+    prepare_batched_solve(fit0, n, lower, upper, optimize_kw.get("restarts", 8), chunk)
 
 
 @functools.partial(jax.jit, static_argnames=("law_name", "strategy"))
@@ -180,15 +203,20 @@ def _moved_flat(table: PilotTable, fit0: FitResult, fits, rng, n: int, flat_scal
     return fits, moved
 
 
-def _reoptimized(fit0, mix0, fits, budget, n: int, seed, chunk, progress, optimize_kw):
-    """Every refit's optimal mixture under the full-data mixture's objective and bounds."""
-    k = len(fit0.domains)
-    lower, upper = constraints(
+def _bounds_of(fit0: FitResult, budget: float, optimize_kw: dict):
+    """``(lower [K], upper [K])`` of the full-data mixture's constraints."""
+    return constraints(
         fit0,
         budget,
         **{key: optimize_kw.get(key) for key in ("min_weight", "max_weight", "fix", "available")},
         max_epochs=optimize_kw.get("max_epochs", 1.0),
     )
+
+
+def _reoptimized(fit0, mix0, fits, budget, n: int, seed, chunk, progress, optimize_kw):
+    """Every refit's optimal mixture under the full-data mixture's objective and bounds."""
+    k = len(fit0.domains)
+    lower, upper = _bounds_of(fit0, budget, optimize_kw)
     stage = (lambda done, total: progress("optimize", done, total)) if progress else None
     res = batched_solve(
         fit0._replace(params=fits),

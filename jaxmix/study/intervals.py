@@ -22,7 +22,13 @@ from jaxmix.fitting.single import fit_law
 from jaxmix.io.pilots import PilotTable
 from jaxmix.optimization.decision import path_fraction
 from jaxmix.status import InputError
-from jaxmix.study.bootstrap import _baseline_weights, _objectives_at, _study, replicates
+from jaxmix.study.bootstrap import (
+    _baseline_weights,
+    _objectives_at,
+    _study,
+    prepare_replicates,
+    replicates,
+)
 
 
 def _fraction(mixture) -> float:
@@ -64,11 +70,7 @@ def recommendation_intervals(
     if not 0 < level < 1:
         raise InputError(f"level must be in (0, 1), got {level}")
     law = refit_law(fit)
-    member = fit
-    if law != fit.law:
-        member = member_fit(fit, measured_runs(table)[0], strategy) or fit_law(
-            table, method="joint", law=law, strategy=strategy, check_extrapolation=False
-        )
+    member = _member(table, fit, strategy)
     reps = replicates(
         table, mixture.budget, n, seed, law, progress=progress, fit=member, **optimize_kw
     )
@@ -84,6 +86,26 @@ def recommendation_intervals(
     )
     study["bootstrap"]["law"] = law
     return {**study, **_decision_keys(mixture, deviation, level, baseline)}
+
+
+def _member(table: PilotTable, fit: FitResult, strategy: str) -> FitResult:
+    """The fit whose law the bootstrap refits: ``fit``, or a combination's member (kept
+    in the fit, or fitted again when a fit file of an earlier jaxmix lacks it)."""
+    law = refit_law(fit)
+    if law == fit.law:
+        return fit
+    return member_fit(fit, measured_runs(table)[0], strategy) or fit_law(
+        table, method="joint", law=law, strategy=strategy, check_extrapolation=False
+    )
+
+
+def prepare_intervals(
+    table: PilotTable, fit: FitResult, budget: float, n: int, strategy="screen", **optimize_kw
+) -> None:
+    """Start compiling the programs of :func:`recommendation_intervals` in the background,
+    so that the recommendation itself (``optimize``) is found meanwhile."""
+    if fit.method == "joint" and n >= 2:
+        prepare_replicates(table, _member(table, fit, strategy), n, budget, **optimize_kw)
 
 
 def _decision_keys(mixture, deviation, level: float, baseline) -> dict:

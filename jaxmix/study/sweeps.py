@@ -20,7 +20,7 @@ from jaxmix.laws.registry import get_law
 from jaxmix.optimization.constraints import constraints, importance_weights, needs_caps
 from jaxmix.optimization.solve import select, solve
 from jaxmix.status import InputError
-from jaxmix.study.batch import chunk_bucket, map_batched
+from jaxmix.study.batch import chunk_bucket, chunk_size, map_batched
 
 
 @functools.partial(jax.jit, static_argnames=("law_name", "capped", "restarts"))
@@ -97,6 +97,26 @@ def batched_solve(
     objective = np.sum(importances * predicted, axis=1)
     gap = np.where(exact_ok, sol.objective - sol.exact_objective, np.nan)
     return SweepResult(weights, predicted, objective, gap, sol.restart_status)
+
+
+def prepare_batched_solve(fit, b: int, lower, upper, restarts: int, chunk=None) -> None:
+    """Start compiling the program of ``batched_solve(fit, ...)`` for ``b`` problems with
+    parameters batched like ``fit.params`` (leaves ``[K]``), bounds ``[K]``, in the
+    background (:func:`jaxmix.aot.prepare`)."""
+    dt = _dtype()
+    c = chunk_size(b, chunk)
+    k = np.shape(lower)[-1]
+    zeros = lambda *shape: np.zeros((c,) + shape, dt)  # noqa: E731
+    args = (
+        jax.tree.map(lambda x: zeros(*np.shape(x)), fit.params),
+        zeros(),
+        zeros(k),
+        zeros(k),
+        zeros(k),
+        np.zeros((c,) + np.shape(jax.random.PRNGKey(0)), np.uint32),
+    )
+    static = dict(law_name=fit.law, capped=needs_caps(lower, upper), restarts=restarts)
+    aot.prepare(solve_many, "solve_many", *args, **static)
 
 
 def _bounds(fit, budgets, kw):
