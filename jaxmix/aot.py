@@ -18,7 +18,7 @@ import concurrent.futures
 import functools
 import hashlib
 import inspect
-import marshal
+import re
 from pathlib import Path
 
 import jax
@@ -57,6 +57,23 @@ def forget() -> None:
     _FINGERPRINTS.clear()
 
 
+def _stable_repr(value) -> str:
+    """``repr(value)`` without memory addresses, which differ from process to process."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _digest_code_object(code, h) -> None:
+    """Feed a code object's bytecode, names and constants (nested code too) into ``h``
+    (``marshal`` output is not stable: it depends on reference counts)."""
+    h.update(code.co_code)
+    h.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    for const in code.co_consts:
+        if hasattr(const, "co_code"):
+            _digest_code_object(const, h)
+        else:
+            h.update(_stable_repr(const).encode())
+
+
 def _code_digest(fn, h, depth: int = 0) -> None:
     """Feed ``fn``'s code into ``h``: its bytecode, constants and names (nested functions
     included), closure values, a ``functools.partial``'s arguments, and the source file of
@@ -69,15 +86,19 @@ def _code_digest(fn, h, depth: int = 0) -> None:
         return
     code = getattr(fn, "__code__", None)
     if code is None:
-        h.update(repr(fn).encode())
+        inner = getattr(fn, "__wrapped__", None)  # a jitted or decorated function
+        if inner is not None:
+            _code_digest(inner, h, depth + 1)
+        else:
+            h.update(_stable_repr(fn).encode())
         return
-    h.update(marshal.dumps(code))
+    _digest_code_object(code, h)
     for cell in getattr(fn, "__closure__", None) or ():
         value = cell.cell_contents
         if callable(value):
             _code_digest(value, h, depth + 1)
         else:
-            h.update(repr(value).encode()[:10000])
+            h.update(_stable_repr(value).encode()[:10000])
     module = getattr(fn, "__module__", "") or ""
     if module != "jaxmix" and not module.startswith("jaxmix."):
         try:
@@ -111,7 +132,7 @@ def _digest_laws(name: str, laws) -> str:
             if callable(value):
                 _code_digest(value, h)
             else:
-                h.update(repr((field, value)).encode())
+                h.update(_stable_repr((field, value)).encode())
     return h.hexdigest()[:16]
 
 
