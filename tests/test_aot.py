@@ -20,10 +20,11 @@ DOMAINS = ("a", "b", "c")
 @pytest.fixture
 def cache(tmp_path):
     pytest.importorskip("flatbuffers")
+    previous = aot._DIR
     aot.enable(tmp_path)
     aot._LOADED.clear()
     yield tmp_path
-    aot.enable(None)
+    aot.enable(previous)
     aot._LOADED.clear()
 
 

@@ -107,6 +107,7 @@ def test_a_changed_registered_law_is_traced_again(fitted, probe_law):
 def test_a_changed_registered_law_gets_a_new_exported_program(fitted, probe_law, tmp_path):
     pytest.importorskip("flatbuffers")
     amounts = jnp.asarray(np.random.default_rng(1).uniform(1.0, 5.0, (6, 3)))
+    previous = aot._DIR
     aot.enable(tmp_path)
     try:
         jaxmix.register(TRANSFER._replace(name=probe_law))
@@ -117,6 +118,6 @@ def test_a_changed_registered_law_gets_a_new_exported_program(fitted, probe_law,
         after = np.asarray(aot.call(predict_params, "probe", params, amounts, law_name=probe_law))
         assert len(list(tmp_path.glob("probe-*.jaxexport"))) == 2
     finally:
-        aot.enable(None)
+        aot.enable(previous)
         aot.forget()
     np.testing.assert_allclose(after, 2.0 * before, rtol=1e-12)
