@@ -121,3 +121,23 @@ def test_a_changed_registered_law_gets_a_new_exported_program(fitted, probe_law,
         aot.enable(previous)
         aot.forget()
     np.testing.assert_allclose(after, 2.0 * before, rtol=1e-12)
+
+
+def test_every_refit_reports_its_status(table):
+    """The bootstrap counts how each refit ended, and the table says when some did not
+    converge."""
+    from jaxmix.report.text import format_intervals
+    from jaxmix.status import Status
+    from jaxmix.study.bootstrap import _refit_counts
+
+    study, mix, _ = jaxmix.bootstrap(table, 20.0, n=8)
+    assert study["bootstrap"]["refits_converged"] == 8
+    assert study["bootstrap"]["refit_status"] == {"SUCCESS": 8 * len(table.domains)}
+    status = np.zeros((8, 3), int)
+    status[2, 1], status[5, 0], status[5, 2] = Status.MAX_STEPS, Status.STUCK, Status.MAX_STEPS
+    counts = _refit_counts(status)
+    assert counts == {"refits_converged": 6, "refit_status": {"SUCCESS": 21, "MAX_STEPS": 2,
+                                                              "STUCK": 1}}
+    study["bootstrap"].update(counts)
+    text = format_intervals(study, mix.domains)
+    assert "refits: 6 of 8 resamples converged in every domain (2 MAX_STEPS, 1 STUCK)" in text

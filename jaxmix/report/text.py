@@ -161,4 +161,11 @@ def format_intervals(study: dict, domains, decided: bool = False) -> str:
     )
     if study.get(key) is not None and not (decided and key == "p_beats_uniform"):
         text += f"\n{key}: {study[key]:.3f}"
+    boot = study["bootstrap"]
+    if boot.get("refits_converged", boot["resamples"]) < boot["resamples"]:
+        others = {k: v for k, v in boot.get("refit_status", {}).items() if k != "SUCCESS"}
+        text += (
+            f"\nrefits: {boot['refits_converged']} of {boot['resamples']} resamples converged in "
+            "every domain (" + ", ".join(f"{v} {k}" for k, v in others.items()) + ")"
+        )
     return text

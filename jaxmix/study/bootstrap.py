@@ -23,7 +23,7 @@ from jaxmix.laws.base import flat_field_names
 from jaxmix.laws.registry import get_law
 from jaxmix.optimization.api import optimize
 from jaxmix.optimization.constraints import constraints, per_domain
-from jaxmix.status import InputError
+from jaxmix.status import InputError, Status
 from jaxmix.study.batch import chunk_size, map_batched
 from jaxmix.study.sweeps import batched_solve, objective_many, prepare_batched_solve
 
@@ -62,6 +62,7 @@ class Replicates(NamedTuple):
       params: the law's parameters with a leading ``[B]`` axis.
       weights: ``[B, K]`` optimal weights of every replicate (NaN rows where not finite).
       moved_flat: whether unidentified directions were moved at random.
+      refit_status: ``[B, K]`` int32 :class:`Status` of every refit and domain.
     """
 
     fit: FitResult
@@ -69,6 +70,7 @@ class Replicates(NamedTuple):
     params: object
     weights: np.ndarray
     moved_flat: bool
+    refit_status: np.ndarray | None = None
 
 
 def replicates(
@@ -100,11 +102,11 @@ def replicates(
     prepare_replicates(table, fit0, n, budget, chunk, **optimize_kw)  # compiles meanwhile
     mix0 = optimize(fit0, budget, **optimize_kw)
     rng = np.random.default_rng(seed)
-    fits = _refits(table, fit0, rng, n, chunk, progress)
+    fits, status = _refits(table, fit0, rng, n, chunk, progress)
     fits, moved = _moved_flat(table, fit0, fits, rng, n, flat_scale)
     fits = jax.tree.map(np.asarray, fits)
     res = _reoptimized(fit0, mix0, fits, budget, n, seed, chunk, progress, optimize_kw)
-    return Replicates(fit0, mix0, fits, np.asarray(res.weights), moved)
+    return Replicates(fit0, mix0, fits, np.asarray(res.weights), moved, np.asarray(status))
 
 
 def _refit_setup(table: PilotTable, fit0: FitResult):
@@ -141,7 +143,8 @@ def _refit_setup(table: PilotTable, fit0: FitResult):
 
 def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progress):
     """The law refitted to ``n`` resamples of the runs (multinomial counts as observation
-    weights), each from the full-data fit with its threshold: leaves ``[n, ...]``."""
+    weights), each from the full-data fit with its threshold: ``(parameters with leaves
+    [n, ...], status [n, K])``."""
     amounts, losses, mask, shared, static = _refit_setup(table, fit0)
     r = len(table.runs)
     counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
@@ -173,9 +176,9 @@ def prepare_replicates(
 @functools.partial(jax.jit, static_argnames=("law_name", "strategy"))
 def refit_many(amounts, losses, weights, delta, prior, init, *, law_name, strategy):
     """The bootstrap's refits: :func:`fit_many` of ``losses, weights [B, R, K]`` from the
-    one start ``init`` (leaves ``[K]``) with the thresholds ``delta [K]``; the parameters,
-    leaves ``[B, K]`` (only they are used: no diagnostics are computed)."""
-    return fit_many(
+    one start ``init`` (leaves ``[K]``) with the thresholds ``delta [K]``: ``(parameters
+    with leaves [B, K], status [B, K])`` (no diagnostics are computed)."""
+    out = fit_many(
         amounts,
         losses,
         weights,
@@ -186,7 +189,8 @@ def refit_many(amounts, losses, weights, delta, prior, init, *, law_name, strate
         polish=4,
         diagnose=False,
         init=init,
-    ).params
+    )
+    return out.params, out.status
 
 
 def _moved_flat(table: PilotTable, fit0: FitResult, fits, rng, n: int, flat_scale: float):
@@ -311,6 +315,18 @@ def _objectives_at(fits, weights, budget, importance, law_name: str, n: int):
     return map_batched(fn, batch, shard=False)
 
 
+def _refit_counts(status) -> dict:
+    """``refits_converged``: resamples whose every domain's refit met its stopping test, and
+    ``refit_status``: how many refits (resample x domain) ended in each :class:`Status`."""
+    if status is None:
+        return {}
+    status = np.asarray(status)
+    return {
+        "refits_converged": int(np.all(status == Status.SUCCESS, axis=1).sum()),
+        "refit_status": {s.name: int(np.sum(status == s)) for s in Status if np.any(status == s)},
+    }
+
+
 def _study(table, reps, pred_rec, f_rec, f_base, n, seed, level, baseline, base_w) -> dict:
     """The JSON-ready bootstrap study (see :func:`bootstrap`)."""
     lo, hi = (1 - level) / 2, (1 + level) / 2
@@ -326,6 +342,7 @@ def _study(table, reps, pred_rec, f_rec, f_base, n, seed, level, baseline, base_
             "seed": seed,
             "level": level,
             "flat_directions_moved": reps.moved_flat,
+            **_refit_counts(reps.refit_status),
         },
         "weights_interval": per(wq),
         "predicted_loss_interval": per(pq),
