@@ -46,6 +46,8 @@ from jaxmix.optimization.solve import solve as solve
 from jaxmix.status import InputError as InputError
 from jaxmix.status import Status as Status
 from jaxmix.study.bootstrap import bootstrap as bootstrap
+from jaxmix.study.predictions import MixturePredictions as MixturePredictions
+from jaxmix.study.predictions import predict_mixtures as predict_mixtures
 from jaxmix.study.propose import Proposal as Proposal
 from jaxmix.study.propose import propose as propose
 from jaxmix.study.sweeps import pareto as pareto
@@ -62,6 +64,7 @@ __all__ = [
     "InputError",
     "Law",
     "Mixture",
+    "MixturePredictions",
     "PilotTable",
     "Proposal",
     "Status",
@@ -85,6 +88,7 @@ __all__ = [
     "pareto",
     "plan",
     "predict",
+    "predict_mixtures",
     "propose",
     "read_fit",
     "read_mixture",

@@ -21,6 +21,7 @@ from jaxmix.cli.mixture import (
     cmd_run,
 )
 from jaxmix.cli.pilots import add_import_parser, add_plan_parser, cmd_import, cmd_plan
+from jaxmix.cli.predict import add_predict_parser, cmd_predict
 from jaxmix.cli.report import add_report_parser, cmd_report
 from jaxmix.cli.study import (
     add_next_parser,
@@ -76,6 +77,7 @@ PARSERS = (
     add_fit_parser,
     add_optimize_parser,
     add_run_parser,
+    add_predict_parser,
     add_export_parser,
     add_next_parser,
     add_validate_parser,
@@ -93,6 +95,7 @@ COMMANDS = {
     "fit": cmd_fit,
     "optimize": cmd_optimize,
     "run": cmd_run,
+    "predict": cmd_predict,
     "sweep": cmd_sweep,
     "validate": cmd_validate,
     "next": cmd_next,

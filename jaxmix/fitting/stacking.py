@@ -307,6 +307,16 @@ def fold_ensembles(comb: Combination, k: int):
     return name, EnsembleParams(stack=stack, members=tuple(comb.fold_params[i] for i in keep))
 
 
+def fold_predictions(comb: Combination, k: int, amounts) -> np.ndarray:
+    """``[F, J, K]`` every fold's combination predicted at runs ``amounts [J, K]``."""
+    name, folds = fold_ensembles(comb, k)
+    dt = jnp.result_type(float)
+    folds = jax.tree.map(lambda x: jnp.asarray(x, dt), folds)
+    return np.asarray(
+        aot.call(_predict_many, "predict_many", folds, jnp.asarray(amounts, dt), law_name=name)
+    )
+
+
 def diff_error(comb_stack, oof, y, amounts, importance) -> float:
     """Held-out error of the predicted objective *difference* between two pilot mixtures,
     relative to the objective, per unit of their total-variation distance:
