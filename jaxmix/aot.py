@@ -5,9 +5,10 @@ process still traces the jitted functions in Python, which dominates a cold star
 enabled (the CLI does), :func:`call` serializes each traced function with ``jax.export``
 the first time it meets a new shape, and later processes deserialize it instead of tracing.
 Keys cover the shapes, dtypes, static options, the backend platform, the JAX version,
-jaxmix's own source and the code of the law a program runs (:func:`law_fingerprint`, for a
-user-registered law too), so a code change or another accelerator never reuses a stale
-program.
+jaxmix's own source and the code of the law a program runs with the globals and closure
+values it reads (:func:`law_fingerprint`, for a user-registered law too), so a code change or
+another accelerator never reuses a stale program. :func:`prepare` compiles a program on a
+background thread while the next one is traced.
 Every NamedTuple of jaxmix (each law's parameters included) is registered for
 serialization. Any failure falls back to the plain call.
 """
@@ -17,13 +18,15 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
-import inspect
 import re
+import types
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from jaxmix.laws.ensemble import is_ensemble, member_names
+from jaxmix.laws.registry import changes as registry_changes
 from jaxmix.laws.registry import get_law, registered_laws
 
 _DIR: Path | None = None
@@ -62,78 +65,109 @@ def _stable_repr(value) -> str:
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
-def _digest_code_object(code, h) -> None:
-    """Feed a code object's bytecode, names and constants (nested code too) into ``h``
-    (``marshal`` output is not stable: it depends on reference counts)."""
+# Libraries whose code the JAX version (in every key) already pins: not followed.
+_PINNED = ("jax", "jaxlib", "numpy", "optax", "chex", "scipy", "builtins", "math", "functools")
+
+
+def _digest_value(value, h, seen: set, depth: int = 0) -> None:
+    """Feed into ``h`` what a law's computation depends on: a function's bytecode, names
+    and constants, its closure values and the globals it uses by name (followed into
+    functions of jaxmix and of the user's modules, not into pinned libraries), arrays by
+    their bytes, containers by their items (sets sorted). Stable from process to process:
+    no ``marshal`` (its bytes depend on reference counts), no memory addresses, no hash
+    order."""
+    if depth > 12 or id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, types.ModuleType):
+        h.update(f"module {value.__name__}".encode())
+    elif isinstance(value, type):
+        h.update(f"type {value.__module__}.{value.__qualname__}".encode())
+    elif isinstance(value, functools.partial):
+        for part in (value.func, value.args, value.keywords):
+            _digest_value(part, h, seen, depth + 1)
+    elif callable(value) and not hasattr(value, "__code__"):
+        inner = getattr(value, "__wrapped__", None)  # a jitted or decorated function
+        if inner is not None:
+            _digest_value(inner, h, seen, depth + 1)
+        else:
+            h.update(f"{type(value).__qualname__} {getattr(value, '__qualname__', '')}".encode())
+    elif hasattr(value, "__code__"):
+        _digest_function(value, h, seen, depth)
+    elif isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "__array__"):
+        a = np.asarray(value)
+        h.update(f"array {a.dtype} {a.shape}".encode() + a.tobytes())
+    elif isinstance(value, (tuple, list)):
+        h.update(f"{type(value).__name__} {len(value)}".encode())
+        for item in value:
+            _digest_value(item, h, seen, depth + 1)
+    elif isinstance(value, dict):
+        h.update(f"dict {len(value)}".encode())
+        for k in sorted(value, key=_stable_repr):
+            _digest_value(k, h, seen, depth + 1)
+            _digest_value(value[k], h, seen, depth + 1)
+    elif isinstance(value, (set, frozenset)):
+        h.update(b"set")
+        for item in sorted(value, key=_stable_repr):
+            _digest_value(item, h, seen, depth + 1)
+    else:
+        h.update(_stable_repr(value).encode())
+
+
+def _digest_function(fn, h, seen: set, depth: int) -> None:
+    module = getattr(fn, "__module__", "") or ""
+    h.update(f"function {module}.{getattr(fn, '__qualname__', '')}".encode())
+    if module.split(".")[0] in _PINNED:
+        return
+    names: list = []
+    _digest_code_object(fn.__code__, h, seen, names)
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            _digest_value(cell.cell_contents, h, seen, depth + 1)
+        except ValueError:  # an empty cell
+            pass
+    found = getattr(fn, "__globals__", {})
+    for name in sorted(set(names)):
+        if name in found:
+            h.update(name.encode())
+            _digest_value(found[name], h, seen, depth + 1)
+
+
+def _digest_code_object(code, h, seen: set, names: list) -> None:
+    """Feed a code object's bytecode, names and constants (nested code too) into ``h``;
+    the global names it may read are added to ``names``."""
     h.update(code.co_code)
     h.update(repr((code.co_names, code.co_varnames, code.co_freevars)).encode())
+    names.extend(code.co_names)
     for const in code.co_consts:
         if hasattr(const, "co_code"):
-            _digest_code_object(const, h)
+            _digest_code_object(const, h, seen, names)
         else:
-            h.update(_stable_repr(const).encode())
-
-
-def _code_digest(fn, h, depth: int = 0) -> None:
-    """Feed ``fn``'s code into ``h``: its bytecode, constants and names (nested functions
-    included), closure values, a ``functools.partial``'s arguments, and the source file of
-    a module outside jaxmix (whose helpers the code calls by name)."""
-    if depth > 4:
-        return
-    if isinstance(fn, functools.partial):
-        h.update(repr((fn.args, sorted(fn.keywords.items()))).encode())
-        _code_digest(fn.func, h, depth + 1)
-        return
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        inner = getattr(fn, "__wrapped__", None)  # a jitted or decorated function
-        if inner is not None:
-            _code_digest(inner, h, depth + 1)
-        else:
-            h.update(_stable_repr(fn).encode())
-        return
-    _digest_code_object(code, h)
-    for cell in getattr(fn, "__closure__", None) or ():
-        value = cell.cell_contents
-        if callable(value):
-            _code_digest(value, h, depth + 1)
-        else:
-            h.update(_stable_repr(value).encode()[:10000])
-    module = getattr(fn, "__module__", "") or ""
-    if module != "jaxmix" and not module.startswith("jaxmix."):
-        try:
-            h.update(Path(inspect.getsourcefile(fn)).read_bytes())
-        except (TypeError, OSError):
-            pass  # a function typed at a prompt: its bytecode above is all there is
+            _digest_value(const, h, seen)
 
 
 _FINGERPRINTS: dict = {}
 
 
 def law_fingerprint(name: str) -> str:
-    """A digest of the code of the registered law ``name`` (a combination: of its members):
-    changes whenever the law's functions do, so a re-registered law gets new programs.
+    """A digest of the code of the registered law ``name`` (a combination: of its members),
+    and of the globals and closure values it uses: changes whenever any of them does, so a
+    changed law gets new programs (a law re-registered in this process is digested again).
 
     >>> law_fingerprint("transfer") == law_fingerprint("transfer")
     True
     """
     laws = tuple(get_law(m) for m in (member_names(name) if is_ensemble(name) else (name,)))
-    key = (name, laws)
+    key = (name, tuple(id(law) for law in laws), registry_changes())
     if key not in _FINGERPRINTS:
-        _FINGERPRINTS[key] = _digest_laws(name, laws)
-    return _FINGERPRINTS[key]
-
-
-def _digest_laws(name: str, laws) -> str:
-    h = hashlib.sha256(name.encode())
-    for law in laws:
-        for field in law._fields:
-            value = getattr(law, field)
-            if callable(value):
-                _code_digest(value, h)
-            else:
-                h.update(_stable_repr((field, value)).encode())
-    return h.hexdigest()[:16]
+        h = hashlib.sha256(name.encode())
+        seen: set = set()
+        for law in laws:
+            for field in law._fields:
+                h.update(field.encode())
+                _digest_value(getattr(law, field), h, seen)
+        _FINGERPRINTS[key] = (laws, h.hexdigest()[:16])  # (the laws keep their ids unique)
+    return _FINGERPRINTS[key][1]
 
 
 def namedtuple_classes() -> list[type]:
@@ -182,7 +216,13 @@ def _key(name: str, args, static: dict) -> str:
     JAX version, jaxmix's source and the code of the law (``law_name``) it runs."""
     leaves, tree = jax.tree.flatten(args)
     spec = [(tuple(x.shape), str(x.dtype)) for x in leaves]
-    where = (jax.default_backend(), jax.device_count(), jax.__version__)
+    where = (
+        jax.default_backend(),
+        jax.device_count(),
+        jax.__version__,
+        jax.config.jax_threefry_partitionable,
+        jax.config.jax_default_matmul_precision,
+    )
     law = static.get("law_name")
     code = law_fingerprint(law) if isinstance(law, str) else ""
     text = repr(
@@ -226,8 +266,15 @@ def prepare(fn, name: str, *args, **static) -> None:
     """Trace ``fn(*args, **static)`` now and compile it in a background thread (XLA
     releases the GIL), so that the next program is traced while this one compiles; the
     :func:`call` with the same shapes waits for it. ``fn`` is jitted with ``static`` as its
-    static arguments. A failure here only means the call compiles as usual."""
-    key = _key(name, args, static)
+    static arguments. A failure here only means the call compiles as usual. With several
+    devices nothing is prepared: the batched calls place their inputs across devices, and
+    a program traced for one would go unused."""
+    if jax.device_count() > 1:
+        return
+    try:
+        key = _key(name, args, static)
+    except Exception:  # noqa: BLE001  (e.g. a law that cannot be digested: no cache)
+        return
     if key in _LOADED:
         return
     try:
@@ -243,7 +290,10 @@ def prepare(fn, name: str, *args, **static) -> None:
 def call(fn, name: str, *args, **static):
     """``fn(*args, **static)``: the program :func:`prepare` compiled, else through the export
     cache when it is enabled, else ``fn`` itself."""
-    key = _key(name, args, static)
+    try:
+        key = _key(name, args, static)
+    except Exception:  # noqa: BLE001  (e.g. a law that cannot be digested: no cache)
+        return fn(*args, **static)
     entry = _LOADED.get(key)
     if isinstance(entry, concurrent.futures.Future):
         try:

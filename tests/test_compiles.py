@@ -141,3 +141,25 @@ def test_every_refit_reports_its_status(table):
     study["bootstrap"].update(counts)
     text = format_intervals(study, mix.domains)
     assert "refits: 6 of 8 resamples converged in every domain (2 MAX_STEPS, 1 STUCK)" in text
+
+
+def test_a_law_that_reads_a_changed_global_gets_a_new_program(fitted, probe_law, tmp_path):
+    """A notebook cell's law (no source file) that reads a global: changed and registered
+    again, it runs the new value, also through the export cache."""
+    pytest.importorskip("flatbuffers")
+    amounts = jnp.asarray(np.random.default_rng(2).uniform(1.0, 5.0, (6, 3)))
+    cell = {"TRANSFER": TRANSFER, "SCALE": 2.0}
+    exec("def loss(row, amounts, i):\n    return SCALE * TRANSFER.loss(row, amounts, i)\n", cell)
+    previous = aot._DIR
+    aot.enable(tmp_path)
+    try:
+        law = jaxmix.register(TRANSFER._replace(name=probe_law, loss=cell["loss"]))
+        params = jaxmix.from_params(fitted.natural(), law=probe_law).params
+        two = np.asarray(aot.call(predict_params, "probe", params, amounts, law_name=probe_law))
+        cell["SCALE"] = 3.0
+        jaxmix.register(law)  # the same law object, registered again
+        three = np.asarray(aot.call(predict_params, "probe", params, amounts, law_name=probe_law))
+    finally:
+        aot.enable(previous)
+        aot.forget()
+    np.testing.assert_allclose(three, 1.5 * two, rtol=1e-12)

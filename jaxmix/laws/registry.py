@@ -16,22 +16,33 @@ BUILTIN_LAWS: tuple[Law, ...] = (TRANSFER, PAIRWISE, INTERFERENCE, MIXING_LAW, B
 _REGISTRY: dict[str, Law] = {law.name: law for law in BUILTIN_LAWS}
 
 
+_CHANGES = 0  # re-registrations so far: part of every exported program's key (aot)
+
+
 def register(law: Law) -> Law:
     """Add a law family to the registry under ``law.name``; returns it.
 
-    Registering a changed law under a name already taken replaces it everywhere: the
-    programs compiled for the old one (which are keyed by the name) and the combinations
-    built from it are dropped, so the next call traces the new law.
+    Registering a law under a name already taken replaces it everywhere (also the same law
+    again, after a global it reads was changed): the programs compiled for the old one
+    (which are keyed by the name) and the combinations built from it are dropped, so the
+    next call traces the new law.
     """
-    old = _REGISTRY.get(law.name)
+    global _CHANGES
+    replaced = law.name in _REGISTRY
     _REGISTRY[law.name] = law
-    if old is not None and old != law:
+    if replaced:
         import jax
 
         for name in [n for n in _REGISTRY if is_ensemble(n) and law.name in member_names(n)]:
             del _REGISTRY[name]
-        jax.clear_caches()  # (exported programs are keyed by the law's code: aot)
+        _CHANGES += 1
+        jax.clear_caches()
     return law
+
+
+def changes() -> int:
+    """How many times a registered name was registered again (see :func:`register`)."""
+    return _CHANGES
 
 
 def ensure_registered(name: str) -> None:

@@ -104,8 +104,13 @@ def prepare_intervals(
 ) -> None:
     """Start compiling the programs of :func:`recommendation_intervals` in the background,
     so that the recommendation itself (``optimize``) is found meanwhile."""
-    if fit.method == "joint" and n >= 2:
-        prepare_replicates(table, _member(table, fit, strategy), n, budget, **optimize_kw)
+    if fit.method != "joint" or n < 2:
+        return
+    member = fit  # (a fit file without its member's thresholds: nothing prepared)
+    if refit_law(fit) != fit.law:
+        member = member_fit(fit, measured_runs(table)[0], strategy)
+    if member is not None:
+        prepare_replicates(table, member, n, budget, **optimize_kw)
 
 
 def _decision_keys(mixture, deviation, level: float, baseline) -> dict:
