@@ -148,7 +148,8 @@ def _refits(table: PilotTable, fit0: FitResult, rng, n: int, chunk: int, progres
     amounts, losses, mask, shared, static = _refit_setup(table, fit0)
     r = len(table.runs)
     counts = rng.multinomial(r, np.full(r, 1.0 / r), size=n).astype(float)  # [n, R]
-    weights = pad_runs(table.amounts, mask, counts[:, :, None] * mask[None])[2]
+    # Padded like the runs (weight zero); only the weights are needed from pad_runs here.
+    weights = pad_runs(table.amounts, np.ones(mask.shape), counts[:, :, None] * mask[None])[2]
 
     def fn(b):
         return aot.call(refit_many, "refit_many", amounts, *b, *shared, **static)
