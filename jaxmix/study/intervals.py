@@ -88,15 +88,19 @@ def recommendation_intervals(
     return {**study, **_decision_keys(mixture, deviation, level, baseline)}
 
 
-def _member(table: PilotTable, fit: FitResult, strategy: str) -> FitResult:
+def _member(table: PilotTable, fit: FitResult, strategy: str, fit_again: bool = True):
     """The fit whose law the bootstrap refits: ``fit``, or a combination's member (kept
-    in the fit, or fitted again when a fit file of an earlier jaxmix lacks it)."""
+    in the fit; a fit file of an earlier jaxmix lacks it: fitted again, or None without
+    ``fit_again``)."""
     law = refit_law(fit)
     if law == fit.law:
         return fit
-    return member_fit(fit, measured_runs(table)[0], strategy) or fit_law(
-        table, method="joint", law=law, strategy=strategy, check_extrapolation=False
-    )
+    member = member_fit(fit, measured_runs(table)[0], strategy)
+    if member is None and fit_again:
+        member = fit_law(
+            table, method="joint", law=law, strategy=strategy, check_extrapolation=False
+        )
+    return member
 
 
 def prepare_intervals(
@@ -104,12 +108,8 @@ def prepare_intervals(
 ) -> None:
     """Start compiling the programs of :func:`recommendation_intervals` in the background,
     so that the recommendation itself (``optimize``) is found meanwhile."""
-    if fit.method != "joint" or n < 2:
-        return
-    member = fit  # (a fit file without its member's thresholds: nothing prepared)
-    if refit_law(fit) != fit.law:
-        member = member_fit(fit, measured_runs(table)[0], strategy)
-    if member is not None:
+    member = _member(table, fit, strategy, fit_again=False) if fit.method == "joint" else None
+    if member is not None and n >= 2:
         prepare_replicates(table, member, n, budget, **optimize_kw)
 
 
