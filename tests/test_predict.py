@@ -41,7 +41,8 @@ def test_intervals_are_the_grouped_jackknife_of_the_fold_fits(fitted):
     per_fold = []
     for f in range(comb.held.shape[0]):
         name, params = ensemble_params(comb, len(DOMAINS), fold=f)
-        per_fold.append(np.asarray(jaxmix.predict(jaxmix.FitResult(name, DOMAINS, params), amounts)))
+        fold_fit = jaxmix.FitResult(name, DOMAINS, params)
+        per_fold.append(np.asarray(jaxmix.predict(fold_fit, amounts)))
     per_fold = np.stack(per_fold)
     n = len(per_fold)
     se = np.sqrt((n - 1) / n * ((per_fold - per_fold.mean(axis=0)) ** 2).sum(axis=0))

@@ -17,12 +17,26 @@ from jaxmix.cli.common import (
 
 def add_next_parser(sub) -> None:
     """``jaxmix next``: propose the next runs to train, at the budget"""
-    p = sub.add_parser("next", help="propose the next runs to train, at the budget")
+    p = sub.add_parser(
+        "next",
+        help="propose the next runs to train, at the budget",
+        description="Propose the next runs to train at the budget. Default: from the "
+        "combined fit's posterior (every law, weighed by held-out error; its fold fits give "
+        "the uncertainty): the mixture with the lowest expected objective, then the best "
+        "mixture of fresh posterior draws (batch Thompson sampling), among --candidates when "
+        "given. With too few runs to fit, the mixtures farthest from those run. With --law: "
+        "that law's recommendation, then moves along its bootstrap's most uncertain axes.",
+    )
     p.add_argument("pilots", help="pilot table with loss:<domain> columns")
     p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
     p.add_argument("--runs", type=int, default=3, help="runs to propose (default 3)")
     p.add_argument(
-        "--resamples", type=int, default=64, help="bootstrap resamples behind the axes (64)"
+        "--candidates",
+        help="mixture CSV (w:<domain> shares, optional name column) to choose the runs "
+        "from, e.g. the mixtures your data pipeline can build (default model only)",
+    )
+    p.add_argument(
+        "--resamples", type=int, default=64, help="with --law: bootstrap resamples (64)"
     )
     add_fit_options(p)
     add_constraints(p)
@@ -73,12 +87,23 @@ def cmd_next(args) -> None:
     if args.resamples < 2:
         raise InputError(f"--resamples must be >= 2, got {args.resamples}")
     pilots = read_pilots(args.pilots)
+    candidates = None
+    if args.candidates:
+        from jaxmix.io.mixtures_csv import read_mixture_table
+
+        if args.law:
+            raise InputError("--candidates: not with --law (the default model chooses them)")
+        _, candidates, budgets = read_mixture_table(args.candidates, pilots.domains)
+        if budgets is not None:
+            raise InputError(f"--candidates: {args.candidates} must give w: shares (the runs "
+                             "are at --budget)")
     prop = propose(
         pilots,
         args.budget,
         runs=args.runs,
-        law=args.law or "transfer",
+        law=args.law,
         resamples=args.resamples,
+        candidates=candidates,
         **optimize_kwargs(args),
     )
     write_pilots(prop.table, args.output)

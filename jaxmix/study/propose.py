@@ -1,4 +1,9 @@
-"""``next``: the runs to train next, at the budget, where the fit is least sure.
+"""``next``: the runs to train next, at the budget.
+
+By default (no ``law``) the runs come from the combined fit's posterior
+(:mod:`jaxmix.study.thompson`): the mixture with the lowest expected objective, then the best
+mixture of fresh posterior draws (batch Thompson sampling), among the user's candidates when
+given. With one ``law``, they sit where that law's fit is least sure:
 
 The pilots are small; the recommendation is made at a budget they never reached. The
 cheapest test of it is to train it, and the most informative extra runs sit along the
@@ -21,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxmix.fitting.api import choose_method
+from jaxmix.fitting.checks import measured_runs
 from jaxmix.io.pilots import PilotTable, whole_amounts
 from jaxmix.status import InputError
 from jaxmix.study.bootstrap import replicates
@@ -36,13 +43,17 @@ class Proposal(NamedTuple):
       table: a :class:`PilotTable` of the runs, every loss empty (NaN).
       weights: ``[R, K]`` their mixtures (each run's amounts are ``weights * budget``).
       reasons: R one-line explanations.
-      spread: ``[A]`` bootstrap standard deviation of the recommendation along each axis.
+      spread: ``[A]`` bootstrap standard deviation of the recommendation along each axis
+        (empty for posterior proposals).
+      p_best: ``[R]`` for posterior proposals, the share of posterior draws in which each
+        run is the best candidate; None otherwise.
     """
 
     table: PilotTable
     weights: np.ndarray
     reasons: tuple
     spread: np.ndarray
+    p_best: np.ndarray | None = None
 
 
 def _axes(weights: np.ndarray):
@@ -75,25 +86,51 @@ def propose(
     table: PilotTable,
     budget: float,
     runs: int = 3,
-    law: str = "transfer",
+    law: str | None = None,
     resamples: int = 64,
     seed: int = 0,
+    candidates=None,
     min_step: float = MIN_STEP,
     max_step: float = MAX_STEP,
     **optimize_kw,
 ) -> Proposal:
-    """Propose ``runs`` runs at ``budget``: the recommendation, then pairs along the axes
-    in which the bootstrap recommendation varies most.
+    """Propose ``runs`` runs at ``budget``.
+
+    ``law`` None (the default): from the combined fit's posterior, among ``candidates
+    [J, K]`` (mixtures) when given (:func:`jaxmix.study.thompson.thompson_picks`). A law name:
+    that law's recommendation, then pairs along the axes in which its bootstrap
+    recommendation varies most (``resamples`` resamples; ``candidates`` not supported).
 
     >>> from jaxmix import example_pilots, read_pilots
-    >>> p = propose(read_pilots(example_pilots()), 720, runs=1, resamples=8)
-    >>> p.table.runs, float(p.table.amounts.sum())
-    (('next1',), 720.0)
+    >>> p = propose(read_pilots(example_pilots()), 720, runs=2)
+    >>> p.table.runs, float(p.table.amounts.sum()), p.table.amounts.shape
+    (('next1', 'next2'), 1440.0, (2, 3))
     """
     if runs < 1:
         raise InputError(f"runs must be >= 1, got {runs}")
     if not (np.isfinite(budget) and budget > 0):
         raise InputError(f"budget must be a positive number, got {budget}")
+    if candidates is not None:
+        candidates = _checked_candidates(candidates, len(table.domains))
+    if law is None and choose_method(table)[0] == "joint":
+        from jaxmix.study.thompson import posterior_proposal, too_few_runs, unlocking_proposal
+
+        if too_few_runs(measured_runs(table)[0]):
+            weights, reasons = unlocking_proposal(table, budget, runs, seed, candidates)
+            out = _proposal_table(table, weights, budget)
+            return Proposal(out, weights, tuple(reasons), np.zeros(0), None)
+        weights, reasons, p_best = posterior_proposal(
+            table, budget, runs, seed, candidates, optimize_kw
+        )
+        if weights is not None:
+            out = _proposal_table(table, weights, budget)
+            return Proposal(out, weights, tuple(reasons), np.zeros(0), p_best)
+    if candidates is not None:
+        raise InputError(
+            "candidates need the default model (no --law), per-domain losses and enough "
+            "pilot mixtures for its fold fits"
+        )
+    law = law or "transfer"
     reps = replicates(table, budget, resamples, seed, law, **optimize_kw)
     mix = reps.mixture
     w0 = np.asarray(mix.weights, float)
@@ -105,6 +142,16 @@ def propose(
     weights = np.array(weights)
     out = _proposal_table(table, weights, budget)
     return Proposal(out, weights, tuple(reasons), spread)
+
+
+def _checked_candidates(candidates, k: int) -> np.ndarray:
+    """``[J, K]`` candidate mixtures: finite, non-negative, rows summing to one."""
+    c = np.asarray(candidates, float)
+    if c.ndim != 2 or c.shape[1] != k or len(c) == 0:
+        raise InputError(f"candidates must be a [J, {k}] array of mixtures, got shape {c.shape}")
+    if not np.all(np.isfinite(c)) or np.any(c < 0) or not np.allclose(c.sum(axis=1), 1, atol=1e-6):
+        raise InputError("candidate mixtures must be non-negative shares that sum to one")
+    return c
 
 
 def _runs_along_axes(table, w0, mix, axes, spread, runs, min_step, max_step, first: str):
