@@ -124,3 +124,19 @@ def test_cli_next_reads_candidates_and_rejects_bad_ones(tmp_path, pilots, capsys
     assert main(base + ["--candidates", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:2:" in err and "sum to 1.1" in err and not out.exists()
+
+
+def test_a_domain_no_candidate_varies_is_left_out_of_the_fit(pilots):
+    # a fourth source that every run and every candidate leaves out (a swarm's unused source)
+    four = pilots._replace(
+        domains=pilots.domains + ("d",),
+        amounts=np.hstack([pilots.amounts, np.zeros((len(pilots.runs), 1))]),
+    )
+    rng = np.random.default_rng(5)
+    cands3 = rng.dirichlet(np.ones(3), 25)
+    cands4 = np.hstack([cands3, np.zeros((25, 1))])
+    with_d = jaxmix.propose(four, 40.0, runs=3, candidates=cands4)
+    without = jaxmix.propose(pilots, 40.0, runs=3, candidates=cands3)
+    np.testing.assert_allclose(with_d.weights[:, :3], without.weights, atol=1e-12)
+    np.testing.assert_allclose(with_d.weights[:, 3], 0.0)
+    np.testing.assert_allclose(with_d.p_best, without.p_best)

@@ -28,12 +28,16 @@ def _regret(pool, observed) -> float:
 
 def run_trial(pool, protocols, rng_seed, log):
     """``{protocol: {R: regret}}`` of one trial."""
+    from .searchers import MAX_K
+
     rng = np.random.default_rng(rng_seed)
     n = len(pool.weights)
     init = rng.choice(n, pool.n_init, replace=False).tolist()
     r_max = min(3 * pool.n_init, n)
     out, secs = {}, {}
     for name, fn in protocols.items():
+        if pool.weights.shape[1] > MAX_K.get(name, np.inf):
+            continue
         observed = list(init)
         curve = {len(observed): _regret(pool, observed)}
         prng = np.random.default_rng([rng_seed, len(name)])
@@ -46,7 +50,10 @@ def run_trial(pool, protocols, rng_seed, log):
                 picks = [int(prng.choice(free))]
             observed += picks
             curve[len(observed)] = _regret(pool, observed)
-        out[name] = curve
+        # dense in R: the regret after R runs is that of the last round within R
+        out[name] = {
+            r: curve[max(c for c in curve if c <= r)] for r in range(pool.n_init, r_max + 1)
+        }
         secs[name] = time.perf_counter() - t0
     log(
         f"{pool.name} seed {rng_seed}: "
@@ -55,13 +62,19 @@ def run_trial(pool, protocols, rng_seed, log):
     return out, secs
 
 
+def checkpoints(pool) -> list[int]:
+    """The R reported: the initial runs, then every half of them up to 3x."""
+    r_max = min(3 * pool.n_init, len(pool.weights))
+    steps = {pool.n_init + (h * pool.n_init) // 2 for h in range(5)}
+    return sorted(r for r in steps if r <= r_max)
+
+
 def summarize(pool, trials):
-    """``{protocol: {R: {mean, p90, worst}}}`` over trials, at each R every trial reached."""
-    rs = sorted(set.intersection(*[set(t[next(iter(t))]) for t in trials]))
+    """``{protocol: {R: {mean, p90, worst}}}`` over trials at the reported R."""
     out = {}
-    for p in trials[0]:
+    for p in trials[0]:  # the protocols run on this pool
         out[p] = {}
-        for r in rs:
+        for r in checkpoints(pool):
             v = np.array([t[p][r] for t in trials])
             out[p][r] = {
                 "mean": float(v.mean()),
@@ -103,13 +116,15 @@ def pooled_lines(results) -> list[str]:
     """Mean regret pooled over data sets at R = 2 n_init and 3 n_init (each data set
     weighs the same)."""
     lines = ["## Pooled over data sets (mean regret %, each data set weighs the same)", ""]
-    protos = list(next(iter(results.values()))["summary"])
+    protos = list(dict.fromkeys(p for res in results.values() for p in res["summary"]))
     lines += ["| protocol | R = 2 x initial | R = 3 x initial |", "|---|---|---|"]
     for p in protos:
         cells = []
         for mult in (2, 3):
             vals = []
             for res in results.values():
+                if p not in res["summary"]:
+                    continue  # not run on this pool: pooled over the others
                 by_r = {int(r): v for r, v in res["summary"][p].items()}
                 r = min(mult * res["n_init"], max(by_r))
                 vals.append(by_r[r]["mean"] if r in by_r else np.nan)
@@ -154,7 +169,7 @@ def main(argv=None) -> int:
             "trials": trials,
             "summary": summarize(pool, curves),
             "curves": curves,
-            "seconds": {p: float(np.mean([s[p] for _, s in runs])) for p in protocols},
+            "seconds": {p: float(np.mean([s[p] for _, s in runs])) for p in runs[0][1]},
         }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "loop_quick" if args.quick else "loop"

@@ -106,10 +106,25 @@ def jaxmix_loop(pool, observed, q, rng):
     return _nearest_unrun(pool, free, prop.weights)
 
 
+def jaxmix_qei(pool, observed, q, rng):
+    from jaxmix.study import thompson
+
+    thompson.ACQUISITION = "qei"
+    try:
+        return jaxmix_loop(pool, observed, q, rng)
+    finally:
+        thompson.ACQUISITION = "thompson"
+
+
 def jaxmix_axes(pool, observed, q, rng):
+    from jaxmix.study.thompson import too_few_runs
+
+    table = _table(pool, observed)
+    if too_few_runs(table):  # the law cannot be fitted yet: the default's first runs
+        return jaxmix_loop(pool, observed, q, rng)
     free = np.setdiff1d(np.arange(len(pool.weights)), observed)
     prop = jaxmix.propose(
-        _table(pool, observed),
+        table,
         pool.budget,
         runs=min(q, len(free)),
         law="transfer",
@@ -132,8 +147,11 @@ def _nearest_unrun(pool, free, weights):
     return picks
 
 
+MAX_K = {"jaxmix loop (transfer, axes)": 8}  # its bootstrap is too slow to loop on more domains
+
 PROTOCOLS = {
     "jaxmix loop": jaxmix_loop,
+    "jaxmix loop (q-EI)": jaxmix_qei,
     "jaxmix loop (transfer, axes)": jaxmix_axes,
     "GP-EI": gp_ei,
     "random search": random_search,

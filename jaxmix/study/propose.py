@@ -115,7 +115,7 @@ def propose(
     if law is None and choose_method(table)[0] == "joint":
         from jaxmix.study.thompson import posterior_proposal, too_few_runs, unlocking_proposal
 
-        if too_few_runs(measured_runs(table)[0]):
+        if too_few_runs(measured_runs(table)[0], budget, candidates):
             weights, reasons = unlocking_proposal(table, budget, runs, seed, candidates)
             out = _proposal_table(table, weights, budget)
             return Proposal(out, weights, tuple(reasons), np.zeros(0), None)
