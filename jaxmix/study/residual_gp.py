@@ -7,8 +7,9 @@ a zero-mean Gaussian process over the mixture weights, with a Matern 5/2 kernel
 A grid over a shared length scale and the noise ratio ``rho`` starts a gradient search of
 the marginal likelihood (optax Adam on the log scales, one compiled call; ``s^2`` in closed
 form; a weak log-normal prior keeps the scales of domains the runs do not inform moderate).
-Where the law is right the residuals are noise and the process stays near zero; where it is wrong (a swarm
-the laws do not describe), the process learns the correction, as Bayesian optimization would.
+Where the law is right the residuals are noise and the process stays near zero; where it is
+wrong (a swarm the laws do not describe), the process learns the correction, as Bayesian
+optimization would.
 """
 
 from __future__ import annotations
