@@ -1,5 +1,7 @@
-"""`jaxmix next`: proposed runs at the budget, and the loop back into fit and optimize;
-the optimizer's extrapolation warnings."""
+"""`jaxmix next`: proposed runs at the budget (by default from the combined fit's posterior:
+the lowest posterior mean first, candidates only, runs already made never again, too few runs
+give runs that vary the design), and the loop back into fit and optimize; the optimizer's
+extrapolation warnings."""
 
 import numpy as np
 import pytest
@@ -7,7 +9,9 @@ from helpers import TRUE3, synthetic_table
 
 import jaxmix
 from jaxmix.cli.main import main
+from jaxmix.fitting.combined import stored_combination
 from jaxmix.io.pilots import whole_amounts
+from jaxmix.optimization import decision
 from jaxmix.study.propose import propose
 
 
@@ -107,3 +111,90 @@ def test_run_bootstrap_uses_the_chosen_law(tmp_path):
     mix = json.loads(mix_path.read_text())
     direct = jaxmix.optimize(jaxmix.read_fit(fit_path), 20.0)
     np.testing.assert_allclose([mix["weights"][d] for d in TRUE3], direct.weights, atol=1e-6)
+
+
+def test_first_run_is_the_candidate_with_the_lowest_posterior_mean(noisy):
+    rng = np.random.default_rng(3)
+    cands = rng.dirichlet(np.ones(3), 40)
+    budget = 40.0
+    prop = jaxmix.propose(noisy, budget, runs=4, candidates=cands)
+    comb, _, _ = stored_combination(jaxmix.fit(noisy))
+    f_full, _ = decision.objectives(comb, 3, cands, budget, np.ones(3))
+    np.testing.assert_allclose(prop.weights[0], cands[np.argmin(f_full)], atol=1e-12)
+    rows = [int(np.argmin(np.abs(cands - w).sum(axis=1))) for w in prop.weights]
+    np.testing.assert_allclose(prop.weights, cands[rows], atol=1e-12)  # candidates only
+    assert len(set(rows)) == 4 and np.all((prop.p_best >= 0) & (prop.p_best <= 1))
+    np.testing.assert_allclose(prop.table.amounts.sum(axis=1), budget)
+    # a candidate already run at the budget is evidence, not a proposal
+    seen = noisy._replace(
+        runs=noisy.runs + ("done",),
+        amounts=np.vstack([noisy.amounts, prop.weights[:1] * budget]),
+        losses={d: np.append(v, 2.0) for d, v in noisy.losses.items()},
+    )
+    again = jaxmix.propose(seen, budget, runs=2, candidates=cands)
+    assert not np.any(np.all(np.isclose(again.weights, prop.weights[0]), axis=1))
+
+
+def test_continuous_proposals_stay_inside_the_bounds(noisy):
+    prop = jaxmix.propose(noisy, 40.0, runs=3, max_weight={"a": 0.3})
+    assert prop.table.runs == ("next1", "next2", "next3")
+    assert np.all(prop.weights[:, 0] <= 0.3 + 1e-9) and np.all(prop.weights >= -1e-12)
+    gaps = np.abs(prop.weights[:, None] - prop.weights[None]).sum(axis=2)
+    assert np.all(gaps[~np.eye(3, dtype=bool)] > 0.02)  # distinct runs
+    assert prop.p_best.sum() == pytest.approx(1.0)
+
+
+def test_too_few_runs_give_new_candidates_and_say_why(noisy):
+    rows = [0, 1, 5, 9]  # the base run and one move of each domain: 4 runs, 5 parameters
+    few = noisy._replace(
+        runs=tuple(noisy.runs[r] for r in rows),
+        amounts=noisy.amounts[rows],
+        losses={d: v[rows] for d, v in noisy.losses.items()},
+    )
+    cands = np.random.default_rng(0).dirichlet(np.ones(3), 30)
+    prop = jaxmix.propose(few, 40.0, runs=2, candidates=cands)
+    rows = [int(np.argmin(np.abs(cands - w).sum(axis=1))) for w in prop.weights]
+    np.testing.assert_allclose(prop.weights, cands[rows])
+    assert len(set(rows)) == 2 and "too few runs" in prop.reasons[0]
+    fixed = few._replace(amounts=np.where(np.arange(3) == 2, 0.0, few.amounts))
+    two = np.array([[0.5, 0.5, 0.0], [0.4, 0.4, 0.2]])
+    prop = jaxmix.propose(fixed, 40.0, runs=1, candidates=two)
+    np.testing.assert_allclose(prop.weights[0], [0.4, 0.4, 0.2])
+    assert "never varied (c)" in prop.reasons[0]
+
+
+def test_cli_next_reads_candidates_and_rejects_bad_ones(tmp_path, noisy, capsys):
+    path = tmp_path / "noisy.csv"
+    jaxmix.write_pilots(noisy, path)
+    cands = tmp_path / "cands.csv"
+    cands.write_text("name,w:a,w:b,w:c\nx,0.2,0.3,0.5\ny,0.5,0.3,0.2\nz,0.3,0.4,0.3\n")
+    out = tmp_path / "next.csv"
+    base = ["next", str(path), "--budget", "40", "--runs", "2", "-o", str(out)]
+    assert main(base + ["--candidates", str(cands)]) == 0
+    assert "lowest expected objective" in capsys.readouterr().out
+    got = jaxmix.read_pilots(out).amounts / 40.0
+    allowed = np.array([[0.2, 0.3, 0.5], [0.5, 0.3, 0.2], [0.3, 0.4, 0.3]])
+    assert all(np.abs(allowed - w).sum(axis=1).min() < 0.01 for w in got)
+    out.unlink()
+    assert main(base + ["--candidates", str(cands), "--law", "transfer"]) == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("w:a,w:b,w:c\n0.2,0.3,0.6\n")
+    assert main(base + ["--candidates", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv:2:" in err and "sum to 1.1" in err and not out.exists()
+
+
+def test_a_domain_no_candidate_varies_is_left_out_of_the_fit(noisy):
+    # a fourth source that every run and every candidate leaves out (a swarm's unused source)
+    four = noisy._replace(
+        domains=noisy.domains + ("d",),
+        amounts=np.hstack([noisy.amounts, np.zeros((len(noisy.runs), 1))]),
+    )
+    rng = np.random.default_rng(5)
+    cands3 = rng.dirichlet(np.ones(3), 25)
+    cands4 = np.hstack([cands3, np.zeros((25, 1))])
+    with_d = jaxmix.propose(four, 40.0, runs=3, candidates=cands4)
+    without = jaxmix.propose(noisy, 40.0, runs=3, candidates=cands3)
+    np.testing.assert_allclose(with_d.weights[:, :3], without.weights, atol=1e-12)
+    np.testing.assert_allclose(with_d.weights[:, 3], 0.0)
+    np.testing.assert_allclose(with_d.p_best, without.p_best)
