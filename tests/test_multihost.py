@@ -16,7 +16,8 @@ WORKER = textwrap.dedent("""
     import sys
     import numpy as np
     import jax
-    port, pid, nproc, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    port, pid, nproc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    out, fit_path = sys.argv[4], sys.argv[5]
     jax.config.update("jax_enable_x64", True)
     if nproc > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -24,24 +25,40 @@ WORKER = textwrap.dedent("""
                                    initialization_timeout=60)
         assert jax.process_count() == nproc and jax.device_count() == nproc
     from helpers import synthetic_table
+    from jaxmix.io.fitfile import read_fit
     from jaxmix.study.bootstrap import replicates
     table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-3, seed=1)
-    rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2)  # two chunks, one padded
+    fit = read_fit(fit_path)  # the full fit is the test's: the processes shard the refits
+    rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2, fit=fit)  # 2 chunks, 1 padded
     leaves = [np.asarray(x) for x in jax.tree.leaves(rep.params)]
     np.savez(f"{out}-{pid}.npz", weights=rep.weights, *leaves)
 """)
 
 
-def _one_process() -> dict:
+def _one_process(fit_path) -> dict:
     """The worker's bootstrap, run in this process (one device), keyed as its npz file."""
     from helpers import synthetic_table
 
+    from jaxmix.io.fitfile import read_fit
     from jaxmix.study.bootstrap import replicates
 
     table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-3, seed=1)
-    rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2)
+    rep = replicates(table, 30.0, 6, seed=0, chunk=4, restarts=2, fit=read_fit(fit_path))
     leaves = [np.asarray(x) for x in jax.tree.leaves(rep.params)]
     return {"weights": np.asarray(rep.weights)} | {f"arr_{i}": x for i, x in enumerate(leaves)}
+
+
+def _fit_file(tmp_path) -> str:
+    """The full transfer-law fit, written once for every process (a fit file round-trips
+    its float64 parameters exactly)."""
+    from helpers import synthetic_table
+
+    import jaxmix
+
+    table = synthetic_table(scales=(0.25, 1.0, 4.0), noise=3e-3, seed=1)
+    path = tmp_path / "fit.json"
+    jaxmix.write_fit(jaxmix.fit(table, law="transfer"), path)
+    return str(path)
 
 
 def _free_port() -> int:
@@ -68,7 +85,8 @@ def test_bootstrap_sharded_over_two_processes_equals_one_process(tmp_path):
     )
     env.pop("JAX_COMPILATION_CACHE_DIR", None)  # each process compiles its own program
     port, out = str(_free_port()), str(tmp_path / "out")
-    runs = [(port, str(i), "2", out) for i in range(2)]
+    fit_path = _fit_file(tmp_path)
+    runs = [(port, str(i), "2", out, fit_path) for i in range(2)]
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), *args],
@@ -82,7 +100,7 @@ def test_bootstrap_sharded_over_two_processes_equals_one_process(tmp_path):
     logs = [p.communicate(timeout=300)[0] for p in procs]
     for p, log in zip(procs, logs):
         assert p.returncode == 0, log[-3000:]
-    single = _one_process()  # the same bootstrap here, on this process's one device
+    single = _one_process(fit_path)  # the same bootstrap here, on this process's one device
     for pid in range(2):
         multi = np.load(f"{out}-{pid}.npz")
         assert set(multi.files) == set(single)

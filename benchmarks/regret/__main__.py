@@ -149,6 +149,7 @@ def markdown(results) -> str:
     order = [
         "default (combination + decision)",
         "combination optimum",
+        "posterior mean (law + residual GP)",
         "validate -> law",
         "best of pilots",
         "uniform",

@@ -98,6 +98,31 @@ def _lgbm_pick(amounts, y, imp, budget, lower, upper, cands, rng):
     return ("weights", top.mean(axis=0))
 
 
+def _posterior_pick(comb, amounts, y, budget, imp, lower, upper, cands, w_opt, rng):
+    """The lowest posterior mean of the objective (the combination times the residual
+    process of the pilots at the budget) among the candidates (or a cloud around the
+    optimum), against the best observed pilot."""
+    from jaxmix.study.residual_gp import gp_posterior
+    from jaxmix.study.thompson import _residual_process, candidate_cloud
+
+    k = amounts.shape[1]
+    tot = amounts.sum(axis=1)
+    rows = np.flatnonzero(np.isclose(tot, budget, rtol=1e-6))
+    seen = amounts[rows] / tot[rows, None]
+    pts = cands if cands is not None else candidate_cloud(
+        np.asarray(w_opt, float), np.full(k, 1.0 / k), lower, upper, rng
+    )
+    f_full, _ = decision.objectives(comb, k, np.vstack([pts, seen]), budget, imp)
+    n = len(pts)
+    gp = _residual_process(f_full[n:], y, rows, amounts, imp) if len(rows) else None
+    mean = f_full[:n] * (1.0 + gp_posterior(gp, pts)[0]) if gp is not None else f_full[:n]
+    obs = np.where(imp > 0, y[rows], 0.0) @ imp if len(rows) else np.array([])
+    j = int(np.nanargmin(np.where(np.isfinite(mean), mean, np.nan)))
+    if len(obs) and np.nanmin(obs) <= mean[j]:
+        return ("pilot", int(rows[int(np.nanargmin(obs))]))
+    return ("cand", j) if cands is not None else ("weights", pts[j])
+
+
 def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LAWS, z=None):
     """``{protocol: pick}`` for pilots ``amounts [R, K]``, ``y [R, K]`` at ``budget``;
     ``cands [J, K]``: unseen candidates (None: a lattice, continuous picks)."""
@@ -137,6 +162,10 @@ def protocols(amounts, y, budget, imp, lower, upper, cands=None, seed=0, laws=LA
         )
     else:
         out["default (combination + decision)"] = ("cand", dec.index)
+    w_opt = out["combination optimum"][1] if cands is None else None
+    out["posterior mean (law + residual GP)"] = _posterior_pick(
+        comb, amounts, y, budget, imp, lower, upper, cands, w_opt, np.random.default_rng(seed)
+    )
     out["LightGBM"] = _lgbm_pick(
         amounts, y, imp, budget, lower, upper, cands, np.random.default_rng(seed)
     )
