@@ -77,8 +77,12 @@ def _objectives(params, fold_params, weights, budget, importance, *, law_name):
     fold's fit."""
     law = get_law(law_name)
 
-    def obj(p):
-        return jax.vmap(lambda w: jnp.sum(importance * law.predict_weights(p, w, budget)))(weights)
+    def obj(p):  # a domain outside the objective (no validation set: NaN law) adds nothing
+        def one(w):
+            pred = law.predict_weights(p, w, budget)
+            return jnp.sum(jnp.where(importance > 0, importance * pred, 0.0))
+
+        return jax.vmap(one)(weights)
 
     return obj(params), jax.vmap(obj)(fold_params)
 

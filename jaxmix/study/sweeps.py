@@ -39,7 +39,7 @@ def objective_many(params, weights, budget, importance, *, law_name):
     parameters batched ``[B, K]``."""
     law = get_law(law_name)
     pred = jax.vmap(law.predict_weights, in_axes=(0, 0, None))(params, weights, budget)
-    return jnp.sum(importance * pred, axis=-1), pred
+    return jnp.sum(jnp.where(importance > 0, importance * pred, 0.0), axis=-1), pred
 
 
 class SweepResult(NamedTuple):
