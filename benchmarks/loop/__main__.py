@@ -103,13 +103,37 @@ def markdown(results) -> str:
             "|---|" + "---|" * len(rs),
         ]
         for p, by_r in s.items():
+            by_r = {int(r): v for r, v in by_r.items()}  # JSON keys are strings
             cells = [
                 f"{by_r[r]['mean']:.3f} / {by_r[r]['p90']:.3f} / {by_r[r]['worst']:.3f}" for r in rs
             ]
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += pooled_lines(results)
+    lines += pooled_lines(results) + verdict_lines(results)
     return "\n".join(lines) + "\n"
+
+
+def verdict_lines(results, protocol: str = "jaxmix loop") -> list[str]:
+    """Per data set at R = 2x and 3x the initial runs: the protocol's mean regret against the
+    better of random search and GP-EI."""
+    lines = [
+        f"## {protocol} against the better of random search and GP-EI (mean regret %)",
+        "",
+        "| data set | R | " + protocol + " | better of random / GP-EI | at most it |",
+        "|---|---|---|---|---|",
+    ]
+    for name, res in results.items():
+        s = res["summary"]
+        if protocol not in s:
+            continue
+        by = {p: {int(r): v["mean"] for r, v in s[p].items()} for p in s}
+        for mult in (2, 3):
+            r = min(mult * res["n_init"], max(by[protocol]))
+            base = min(by[p][r] for p in ("random search", "GP-EI") if p in by)
+            ours = by[protocol][r]
+            ok = "yes" if ours <= base + 1e-9 else "no"
+            lines.append(f"| {name} | {r} | {ours:.3f} | {base:.3f} | {ok} |")
+    return lines + [""]
 
 
 def pooled_lines(results) -> list[str]:

@@ -2,7 +2,8 @@
 far.
 
 - ``jaxmix loop``: :func:`jaxmix.propose` with the default model (the combined fit's
-  posterior, batch Thompson sampling) and the unrun pool members as its candidates.
+  posterior times the residual process of the runs so far; Monte Carlo q-EI) and the unrun
+  pool members as its candidates; ``(Thompson)``: batch Thompson sampling instead.
 - ``jaxmix loop (transfer, axes)``: ``propose(law="transfer")`` (the transfer law's
   recommendation and moves along its bootstrap axes); each proposal is trained as the
   nearest unrun pool member.
@@ -106,14 +107,14 @@ def jaxmix_loop(pool, observed, q, rng):
     return _nearest_unrun(pool, free, prop.weights)
 
 
-def jaxmix_qei(pool, observed, q, rng):
+def jaxmix_thompson(pool, observed, q, rng):
     from jaxmix.study import thompson
 
-    thompson.ACQUISITION = "qei"
+    thompson.ACQUISITION = "thompson"
     try:
         return jaxmix_loop(pool, observed, q, rng)
     finally:
-        thompson.ACQUISITION = "thompson"
+        thompson.ACQUISITION = "qei"
 
 
 def jaxmix_axes(pool, observed, q, rng):
@@ -151,7 +152,7 @@ MAX_K = {"jaxmix loop (transfer, axes)": 8}  # its bootstrap is too slow to loop
 
 PROTOCOLS = {
     "jaxmix loop": jaxmix_loop,
-    "jaxmix loop (q-EI)": jaxmix_qei,
+    "jaxmix loop (Thompson)": jaxmix_thompson,
     "jaxmix loop (transfer, axes)": jaxmix_axes,
     "GP-EI": gp_ei,
     "random search": random_search,
