@@ -108,17 +108,17 @@ def jaxmix_loop(pool, observed, q, rng):
 
 
 def jaxmix_thompson(pool, observed, q, rng):
-    from jaxmix.study import thompson
+    from jaxmix.study import posterior_runs
 
-    thompson.ACQUISITION = "thompson"
+    posterior_runs.ACQUISITION = "thompson"
     try:
         return jaxmix_loop(pool, observed, q, rng)
     finally:
-        thompson.ACQUISITION = "qei"
+        posterior_runs.ACQUISITION = "qei"
 
 
 def jaxmix_axes(pool, observed, q, rng):
-    from jaxmix.study.thompson import too_few_runs
+    from jaxmix.study.posterior_runs import too_few_runs
 
     table = _table(pool, observed)
     if too_few_runs(table):  # the law cannot be fitted yet: the default's first runs

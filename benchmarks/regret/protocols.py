@@ -102,8 +102,9 @@ def _posterior_pick(comb, amounts, y, budget, imp, lower, upper, cands, w_opt, r
     """The lowest posterior mean of the objective (the combination times the residual
     process of the pilots at the budget) among the candidates (or a cloud around the
     optimum), against the best observed pilot."""
+    from jaxmix.study.posterior_runs import _residual_process
     from jaxmix.study.residual_gp import gp_posterior
-    from jaxmix.study.thompson import _residual_process, candidate_cloud
+    from jaxmix.study.thompson import candidate_cloud
 
     k = amounts.shape[1]
     tot = amounts.sum(axis=1)

@@ -97,7 +97,7 @@ def propose(
     """Propose ``runs`` runs at ``budget``.
 
     ``law`` None (the default): from the combined fit's posterior, among ``candidates
-    [J, K]`` (mixtures) when given (:func:`jaxmix.study.thompson.thompson_picks`). A law name:
+    [J, K]`` (mixtures) when given (:mod:`jaxmix.study.posterior_runs`). A law name:
     that law's recommendation, then pairs along the axes in which its bootstrap
     recommendation varies most (``resamples`` resamples; ``candidates`` not supported).
 
@@ -113,18 +113,9 @@ def propose(
     if candidates is not None:
         candidates = _checked_candidates(candidates, len(table.domains))
     if law is None and choose_method(table)[0] == "joint":
-        from jaxmix.study.thompson import posterior_proposal, too_few_runs, unlocking_proposal
-
-        if too_few_runs(measured_runs(table)[0], budget, candidates):
-            weights, reasons = unlocking_proposal(table, budget, runs, seed, candidates)
-            out = _proposal_table(table, weights, budget)
-            return Proposal(out, weights, tuple(reasons), np.zeros(0), None)
-        weights, reasons, p_best = posterior_proposal(
-            table, budget, runs, seed, candidates, optimize_kw
-        )
-        if weights is not None:
-            out = _proposal_table(table, weights, budget)
-            return Proposal(out, weights, tuple(reasons), np.zeros(0), p_best)
+        got = _from_the_default_model(table, budget, runs, seed, candidates, optimize_kw)
+        if got is not None:
+            return got
     if candidates is not None:
         raise InputError(
             "candidates need the default model (no --law), per-domain losses and enough "
@@ -142,6 +133,28 @@ def propose(
     weights = np.array(weights)
     out = _proposal_table(table, weights, budget)
     return Proposal(out, weights, tuple(reasons), spread)
+
+
+def _from_the_default_model(table, budget, runs, seed, candidates, optimize_kw):
+    """The proposal from the combined fit's posterior (or, before a law can be fitted, runs
+    that vary the design); None where the fit has no fold fits to weigh."""
+    from jaxmix.study.posterior_runs import (
+        posterior_proposal,
+        too_few_runs,
+        unlocking_proposal,
+    )
+
+    if too_few_runs(measured_runs(table)[0], budget, candidates):
+        weights, reasons = unlocking_proposal(table, budget, runs, seed, candidates)
+        out = _proposal_table(table, weights, budget)
+        return Proposal(out, weights, tuple(reasons), np.zeros(0), None)
+    weights, reasons, p_best = posterior_proposal(
+        table, budget, runs, seed, candidates, optimize_kw
+    )
+    if weights is None:
+        return None
+    return Proposal(_proposal_table(table, weights, budget), weights, tuple(reasons),
+                    np.zeros(0), p_best)
 
 
 def _checked_candidates(candidates, k: int) -> np.ndarray:
