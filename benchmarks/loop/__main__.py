@@ -137,24 +137,36 @@ def verdict_lines(results, protocol: str = "jaxmix loop") -> list[str]:
 
 
 def pooled_lines(results) -> list[str]:
-    """Mean regret pooled over data sets at R = 2 n_init and 3 n_init (each data set
-    weighs the same)."""
-    lines = ["## Pooled over data sets (mean regret %, each data set weighs the same)", ""]
+    """Mean regret pooled over data sets at R = 2 n_init and 3 n_init (each data set weighs
+    the same): over every data set for the protocols run on all of them, and over the data
+    sets every protocol ran on."""
     protos = list(dict.fromkeys(p for res in results.values() for p in res["summary"]))
-    lines += ["| protocol | R = 2 x initial | R = 3 x initial |", "|---|---|---|"]
-    for p in protos:
-        cells = []
-        for mult in (2, 3):
-            vals = []
-            for res in results.values():
-                if p not in res["summary"]:
-                    continue  # not run on this pool: pooled over the others
-                by_r = {int(r): v for r, v in res["summary"][p].items()}
-                r = min(mult * res["n_init"], max(by_r))
-                vals.append(by_r[r]["mean"] if r in by_r else np.nan)
-            cells.append(f"{np.nanmean(vals):.3f}")
-        lines.append(f"| {p} | " + " | ".join(cells) + " |")
-    return lines + [""]
+    everywhere = [p for p in protos if all(p in r["summary"] for r in results.values())]
+    common = [n for n, r in results.items() if all(p in r["summary"] for p in protos)]
+    lines = []
+    for title, names, ps in (
+        ("every data set", list(results), everywhere),
+        (f"the {len(common)} data sets every protocol ran on", common, protos),
+    ):
+        if not names or not ps:
+            continue
+        lines += [
+            f"## Pooled over {title} (mean regret %, each data set weighs the same)",
+            "",
+            "| protocol | R = 2 x initial | R = 3 x initial |",
+            "|---|---|---|",
+        ]
+        for p in ps:
+            cells = []
+            for mult in (2, 3):
+                vals = []
+                for n in names:
+                    by_r = {int(r): v for r, v in results[n]["summary"][p].items()}
+                    vals.append(by_r[min(mult * results[n]["n_init"], max(by_r))]["mean"])
+                cells.append(f"{np.mean(vals):.3f}")
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def main(argv=None) -> int:
