@@ -50,15 +50,15 @@ def too_few_runs(table, budget: float = 1.0, candidates=None) -> bool:
 
 def _without_settled(table, budget, candidates, optimize_kw, settled):
     """The problem on the other domains: ``(table, budget, candidates, optimize_kw, embed)``
-    with ``embed(weights [R, K']) -> [R, K]``; None where bounds name a settled domain."""
+    with ``embed(weights [R, K']) -> [R, K]``; None with weight bounds (they would change
+    meaning on the rescaled shares) or an availability of a settled domain."""
     keep = ~settled
     names = [d for d, s in zip(table.domains, settled) if s]
     kw = dict(optimize_kw)
-    for key in ("min_weight", "max_weight", "fix", "available"):
-        if kw.get(key) and any(d in kw[key] for d in names):
-            return None
     if kw.get("min_weight") or kw.get("max_weight") or kw.get("fix"):
         return None  # the shares of the rest are rescaled: bounds would change meaning
+    if kw.get("available") and any(d in kw["available"] for d in names):
+        return None
     if kw.get("importance"):
         kw["importance"] = {d: v for d, v in kw["importance"].items() if d not in names}
     const = table.amounts[0, settled]

@@ -118,8 +118,9 @@ def propose(
             return got
     if candidates is not None:
         raise InputError(
-            "candidates need the default model (no --law), per-domain losses and enough "
-            "pilot mixtures for its fold fits"
+            "candidates need the default model (no --law), per-domain losses, enough "
+            "pilot mixtures for its fold fits and, where a domain is the same in every run "
+            "and candidate, no weight bounds"
         )
     law = law or "transfer"
     reps = replicates(table, budget, resamples, seed, law, **optimize_kw)
