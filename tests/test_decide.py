@@ -3,12 +3,15 @@ against the safe mixture."""
 
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import TRUE3, synthetic_table
 
 import jaxmix
 from jaxmix.fitting import combined, stacking
+from jaxmix.optimization import decision
 
 LAWS = ("transfer", "mixing_law")  # two families that do not nest each other: fast, distinct
 
@@ -110,3 +113,25 @@ def test_true_transfer_parameters_make_the_transfer_member_exact():
     both = combined.from_members({"transfer": (1.0, fit.natural())}, fit.domains)
     a = np.asarray(jaxmix.predict(fit, [[1.0, 2.0, 3.0]]))
     assert np.allclose(np.asarray(jaxmix.predict(both, [[1.0, 2.0, 3.0]])), a)
+
+
+def test_a_source_without_a_validation_set_leaves_the_objective_finite():
+    """A domain with no losses (a source only, importance 0) has no law; the objective of
+    the decision and of the bootstrap is the other domains' sum, not NaN (which made every
+    decision on such data keep the safe mixture)."""
+    from jaxmix.study.sweeps import objective_many
+
+    table = synthetic_table(scales=(1.0, 3.0), noise=2e-3, seed=1)  # the file's shapes
+    y = table.domain_losses().copy()
+    y[:, 2] = np.nan
+    imp = np.array([1.0, 1.0, 0.0])
+    comb = stacking.combine(table.amounts, y, importance=imp)
+    pts = np.array([[0.2, 0.3, 0.5], [0.5, 0.3, 0.2]])
+    f_full, f_folds = decision.objectives(comb, 3, pts, 30.0, imp)
+    assert np.all(np.isfinite(f_full)) and np.all(np.isfinite(f_folds))
+    name, full = decision.ensemble_params(comb, 3)
+    pred = np.asarray(jaxmix.predict(jaxmix.FitResult(name, table.domains, full), pts * 30.0))
+    np.testing.assert_allclose(f_full, pred[:, :2].sum(axis=1), rtol=1e-10)
+    batched = jax.tree.map(lambda x: jnp.stack([x, x]), full)
+    obj, _ = objective_many(batched, jnp.asarray(pts), 30.0, jnp.asarray(imp), law_name=name)
+    np.testing.assert_allclose(np.asarray(obj), f_full, rtol=1e-10)

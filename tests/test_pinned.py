@@ -96,27 +96,3 @@ def test_interference_reads_each_domains_own_sources():
         others = [j for j in range(k) if j != i]
         factor = np.exp(w[:, others] @ natural["g"][i])
         np.testing.assert_allclose(got, plain * factor, rtol=1e-10)
-
-
-def test_a_source_without_a_validation_set_leaves_the_objective_finite():
-    """A domain with no losses (a source only, importance 0) has no law; the objective of
-    the decision and of the bootstrap is the other domains' sum, not NaN (which made every
-    decision on such data keep the safe mixture)."""
-    from helpers import TRUE3, synthetic_table
-
-    from jaxmix.study.sweeps import objective_many
-
-    table = synthetic_table(TRUE3, scales=(1.0, 3.0), noise=1e-3, seed=2)
-    y = table.domain_losses().copy()
-    y[:, 2] = np.nan
-    imp = np.array([1.0, 1.0, 0.0])
-    comb = combine(table.amounts, y, importance=imp)
-    pts = np.array([[0.2, 0.3, 0.5], [0.5, 0.3, 0.2]])
-    f_full, f_folds = decision.objectives(comb, 3, pts, 30.0, imp)
-    assert np.all(np.isfinite(f_full)) and np.all(np.isfinite(f_folds))
-    name, full = decision.ensemble_params(comb, 3)
-    pred = np.asarray(jaxmix.predict(jaxmix.FitResult(name, table.domains, full), pts * 30.0))
-    np.testing.assert_allclose(f_full, pred[:, :2].sum(axis=1), rtol=1e-10)
-    batched = jax.tree.map(lambda x: jnp.stack([x, x]), full)
-    obj, _ = objective_many(batched, jnp.asarray(pts), 30.0, jnp.asarray(imp), law_name=name)
-    np.testing.assert_allclose(np.asarray(obj), f_full, rtol=1e-10)
