@@ -116,10 +116,15 @@ def _padded(points: np.ndarray, at_least: int = 0) -> np.ndarray:
     return np.vstack([points, np.repeat(points[:1], n - len(points), axis=0)])
 
 
+def _observed(y, rows, importance) -> np.ndarray:
+    """``[len(rows)]`` the observed objective of the runs ``rows`` (domains in it only)."""
+    imp = np.asarray(importance, float)
+    return (np.asarray(y, float)[rows][:, imp > 0] * imp[imp > 0]).sum(axis=1)
+
+
 def _incumbent(y, rows, importance) -> float | None:
     """The best observed objective among the runs ``rows`` at the budget (None: none)."""
-    imp = np.asarray(importance, float)
-    obs = (np.asarray(y, float)[rows][:, imp > 0] * imp[imp > 0]).sum(axis=1)
+    obs = _observed(y, rows, importance)
     obs = obs[np.isfinite(obs)]
     return float(obs.min()) if len(obs) else None
 
@@ -131,11 +136,8 @@ def _residual_process(f_seen, y, rows, amounts, importance):
     is then its observed objective, up to the fitted noise."""
     from jaxmix.study.residual_gp import fit_residual_gp
 
-    imp = np.asarray(importance, float)
-    use = imp > 0
-    obs = (np.asarray(y, float)[rows][:, use] * imp[use]).sum(axis=1)
     w = amounts[rows] / amounts[rows].sum(axis=1, keepdims=True)
-    return fit_residual_gp(w, obs / np.asarray(f_seen, float) - 1.0)
+    return fit_residual_gp(w, _observed(y, rows, importance) / np.asarray(f_seen, float) - 1.0)
 
 
 def _points(amounts, y, budget, mix, optimum, candidates, rng):

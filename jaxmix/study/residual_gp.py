@@ -183,9 +183,19 @@ def gp_posterior(gp: ResidualGP, points) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov
 
 
-def gp_draws(gp: ResidualGP, points, draws: int, rng) -> np.ndarray:
-    """``[S, J]`` joint draws of the residual at ``points [J, K]``."""
+def gp_sampler(gp: ResidualGP, points):
+    """``(mean [J], draw(n, rng) -> [n, J])``: the posterior mean of the residual at
+    ``points [J, K]`` and joint draws of it, the covariance factored once."""
     mean, cov = gp_posterior(gp, points)
     vals, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
     root = vecs * np.sqrt(np.maximum(vals, 0.0))
-    return mean[None] + rng.standard_normal((draws, len(mean))) @ root.T
+
+    def draw(n: int, rng) -> np.ndarray:
+        return mean[None] + rng.standard_normal((n, len(mean))) @ root.T
+
+    return mean, draw
+
+
+def gp_draws(gp: ResidualGP, points, draws: int, rng) -> np.ndarray:
+    """``[S, J]`` joint draws of the residual at ``points [J, K]``."""
+    return gp_sampler(gp, points)[1](draws, rng)

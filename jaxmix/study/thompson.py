@@ -71,16 +71,17 @@ def objective_draws(f_full, f_folds, draws: int, rng) -> np.ndarray:
 def _sampler(f_full, f_folds, points, gp, rng):
     """``(mean [J], sample(n) -> [n, J])`` of the posterior objective (law draws, times the
     residual process' draws when ``gp`` is given)."""
-    mean = f_full
+    mean, residual = f_full, None
     if gp is not None:
-        from jaxmix.study.residual_gp import gp_draws, gp_posterior
+        from jaxmix.study.residual_gp import gp_sampler
 
-        mean = f_full * (1.0 + gp_posterior(gp, points)[0])
+        r_mean, residual = gp_sampler(gp, points)
+        mean = f_full * (1.0 + r_mean)
 
     def sample(n):
         out = objective_draws(f_full, f_folds, n, rng)
-        if gp is not None:
-            out = out * (1.0 + gp_draws(gp, points, n, rng))
+        if residual is not None:
+            out = out * (1.0 + residual(n, rng))
         return np.where(np.isfinite(out), out, np.inf)
 
     return mean, sample
