@@ -18,7 +18,9 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
+import os
 import re
+import threading
 import types
 from pathlib import Path
 
@@ -249,7 +251,7 @@ def _exported(fn, name: str, key: str, args, static):
         exported = jax.export.deserialize(bytearray(path.read_bytes()))
     else:
         exported = jax.export.export(jax.jit(functools.partial(fn, **static)))(*args)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # one writer
         tmp.write_bytes(exported.serialize())
         tmp.replace(path)
     return jax.jit(exported.call)

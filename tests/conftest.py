@@ -9,19 +9,23 @@ import jax
 import pytest
 
 jax.config.update("jax_enable_x64", True)
-os.environ.setdefault("JAXMIX_NO_CACHE", "1")  # in-process CLI calls leave the cache alone
 
 
 def _share_compiled_programs() -> None:
-    """One XLA compilation cache for this test run, shared by the xdist workers (each
-    worker is its own process and would otherwise compile every common program again).
-    It lives in a fresh folder per run, so no result of an earlier checkout is reused."""
+    """One cache of traced (jaxmix's export cache) and compiled (XLA's) programs for this
+    test run, shared by the xdist workers and the processes the tests start (each is its own
+    process and would otherwise trace and compile every common program again). It lives in
+    a fresh folder per run, so no program of an earlier checkout is reused, and the user's
+    own cache is never touched."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
     folder = Path(tempfile.gettempdir()) / f"jaxmix-tests-xla-{run}"
     folder.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    # Processes the tests start (the notebook's kernel, benchmark smoke runs) share it too.
+    # jaxmix (imported after this) and the processes the tests start (the notebook's kernel,
+    # CLI and benchmark smoke runs) share it too.
+    os.environ["JAXMIX_CACHE_DIR"] = str(folder)
+    os.environ.pop("JAXMIX_NO_CACHE", None)
     os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
