@@ -125,7 +125,8 @@ def test_run_bootstrap_keeps_the_strategy_and_the_extrapolation_check(
     monkeypatch.setattr(jaxmix.study.bootstrap, "fit_many", spy)
     out = tmp_path / "boot.json"
     code, _, err = run(
-        capsys, "run", pilots, "--budget", 10, "--bootstrap", 4, "--strategy", "vmap", "-o", out
+        capsys, "run", pilots, "--budget", 10, "--bootstrap", 4, "--strategy", "vmap",
+        "--law", "transfer", "-o", out,  # one law: the strategy reaches its bootstrap
     )
     assert code == 0, err
     assert strategies == ["vmap"]
