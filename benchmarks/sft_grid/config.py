@@ -25,6 +25,8 @@ class BenchConfig(NamedTuple):
     w_lo: int  # grid lower bound, in lattice units
     w_hi: int  # grid upper bound, in lattice units
     seeds: tuple[int, ...]  # data-order seeds of the target-budget runs
+    swarm_runs: int  # fixed-budget swarm: random mixtures trained at the budget (seed 0)
+    swarm_seed: int  # seed of the swarm's mixtures
     pretrain_steps: int
     pretrain_batch: int
     pretrain_lr: float
@@ -36,7 +38,7 @@ FULL = BenchConfig(
     model=ModelConfig(d=96, layers=2, heads=4, context=96),
     hyper=Hyper(lr=1e-3, warmup=0.1, final=0.1, batch=16, clip=1.0),
     max_prompt=56,
-    n_val=64,
+    n_val=192,
     base_n=48,
     multipliers="1/3,1/2,2,3",
     budget=720,
@@ -46,6 +48,8 @@ FULL = BenchConfig(
     w_lo=1,
     w_hi=6,
     seeds=(0, 1),
+    swarm_runs=12,
+    swarm_seed=0,
     pretrain_steps=600,
     pretrain_batch=32,
     pretrain_lr=2e-3,
@@ -67,6 +71,8 @@ SMOKE = BenchConfig(
     w_lo=1,
     w_hi=2,
     seeds=(0, 1),
+    swarm_runs=6,
+    swarm_seed=0,
     pretrain_steps=20,
     pretrain_batch=8,
     pretrain_lr=3e-3,

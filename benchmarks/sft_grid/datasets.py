@@ -10,11 +10,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .data_code import code_pairs, stdlib_files
-from .data_math import math_pairs
+from .data_arith import arith_pairs
 from .data_prose import prose_pairs
 from .tokens import encode_pairs
 
-DOMAINS = ("code", "math", "prose")
+DOMAINS = ("code", "arith", "prose")
 
 
 class Pools(NamedTuple):
@@ -33,8 +33,8 @@ class Pools(NamedTuple):
 def _raw_pairs(name: str, need: int, code_files: int):
     if name == "code":
         return code_pairs(stdlib_files()[:code_files] if code_files else None)
-    if name == "math":
-        return math_pairs(need, seed=0)
+    if name == "arith":
+        return arith_pairs(need, seed=0)
     return prose_pairs()
 
 

@@ -76,6 +76,14 @@ def optimize(fit_path: Path, budget: int, available: dict, path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def run(pilots: Path, budget: int, available: dict, path: Path) -> dict:
+    """`jaxmix run` with its defaults (every law combined, then the decision against the
+    safe mixture); returns the mixture JSON (``weights`` is what the decision trains)."""
+    caps = [a for d, m in available.items() for a in ("--available", f"{d}={m}")]
+    _cli("-q", "run", str(pilots), "--budget", str(budget), *caps, "-o", str(path))
+    return json.loads(path.read_text())
+
+
 def predict(fit_json: dict, domains, amounts: np.ndarray) -> np.ndarray:
     """Transfer-law losses. amounts: [M, K] (same unit as the fit) -> [M, K].
 

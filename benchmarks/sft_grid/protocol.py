@@ -43,3 +43,18 @@ def eval_steps(steps: int, epochs: float, per_epoch: int) -> list[int]:
     """Steps (1-based) after which to evaluate: evenly spaced, the last step included."""
     points = max(1, int(round(epochs * per_epoch)))
     return sorted({max(1, int(round(steps * (i + 1) / points))) for i in range(points)})
+
+
+def swarm_weights(k: int, runs: int, lo: float, hi: float, seed: int) -> np.ndarray:
+    """`runs` random mixtures (flat Dirichlet) with every weight in [lo, hi]. [runs, K].
+
+    The fixed-budget design: each run trains the full budget at its own mixture.
+    Draws outside the bounds are rejected, so the swarm covers the grid's region.
+    """
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    while len(out) < runs:
+        w = rng.dirichlet(np.ones(k))
+        if w.min() >= lo and w.max() <= hi:
+            out.append(w)
+    return np.array(out)

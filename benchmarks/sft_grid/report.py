@@ -30,6 +30,14 @@ def seed_noise_avg_pct(runs: np.ndarray) -> float:
     return float(np.mean((avg.max(1) - avg.min(1)) / avg.mean(1)) * 100)
 
 
+def seed_se_avg_pct(runs: np.ndarray) -> float:
+    """Standard error of the seed-averaged domain-average loss, relative, mean over mixtures
+    (the noise of the numbers the grid is ranked by). runs: [M, S, K], S >= 2."""
+    avg = runs.mean(2)
+    se = avg.std(1, ddof=1) / np.sqrt(avg.shape[1])
+    return float(np.mean(se / avg.mean(1)) * 100)
+
+
 def law_error_pct(pred: np.ndarray, obs: np.ndarray) -> float:
     """Mean relative error |pred - obs| / obs, in %. pred, obs: [M, K]."""
     return float(np.mean(np.abs(pred - obs) / obs) * 100)
@@ -52,6 +60,9 @@ def law_diagnostics(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, doma
         "predicted_best_grid_weights": weights[best].tolist(),
         "predicted_best_grid_regret_pct": regret_pct(obs[best], obs),
     }
+
+
+NAMED_ROWS = ("default", "swarm_default", "recommended", "reference", "uniform")
 
 
 def _fmt_w(w) -> str:
@@ -80,11 +91,20 @@ def markdown(res: dict) -> str:
         "reference_gap_pct",
         "uniform_regret_pct",
         "uniform_gap_pct",
+        "default_regret_pct",
+        "default_gap_pct",
+        "default_action",
+        "swarm_default_regret_pct",
+        "swarm_default_gap_pct",
+        "swarm_default_action",
         "seed_noise_pct",
         "seed_noise_avg_pct",
+        "seed_se_avg_pct",
         "law_error_grid_pct",
         "reference_law_error_grid_pct",
         "target_met",
+        "default_target_met",
+        "ranking_target_met",
         "wall_time_s",
     ):
         v = res[key]
@@ -98,7 +118,7 @@ def markdown(res: dict) -> str:
         + " | mean | gap % | regret % | law (joint) mean |",
         "|---|---|" + "---|" * (len(doms) + 4),
     ]
-    rows = [(n, res[n]["weights"], res[n]) for n in ("recommended", "reference", "uniform")]
+    rows = [(n, res[n]["weights"], res[n]) for n in NAMED_ROWS]
     rows += [
         (f"grid {i}", w, g)
         for i, (w, g) in enumerate(zip(res["grid"]["weights"], res["grid"]["runs"]))
