@@ -9,8 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .data_code import code_pairs, stdlib_files
 from .data_arith import arith_pairs
+from .data_code import code_pairs, stdlib_files
 from .data_prose import prose_pairs
 from .tokens import encode_pairs
 
