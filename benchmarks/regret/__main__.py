@@ -96,12 +96,14 @@ def paper_pilot_rows(log):
 
 
 def summarize(rows) -> dict:
-    names = list(rows[0]["regret_pct"])
+    """Per-protocol summary of trial rows. A protocol missing from some rows (rows merged
+    from runs of different versions) is n/a rather than a mean over a subset."""
+    names = list(dict.fromkeys(p for r in rows for p in r["regret_pct"]))
     base = np.array([r["regret_pct"]["best of pilots"] for r in rows])
     out = {}
     for p in names:
-        v = np.array([r["regret_pct"][p] for r in rows], float)
-        if np.all(np.isnan(v)):
+        v = np.array([r["regret_pct"].get(p, np.nan) for r in rows], float)
+        if np.all(np.isnan(v)) or any(p not in r["regret_pct"] for r in rows):
             out[p] = None
             continue
         ok = np.isfinite(v)
@@ -185,6 +187,27 @@ def markdown(results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(path: Path, new: dict, only) -> dict:
+    """``new``'s sets over those of the results at ``path`` (kept where not rerun)."""
+    old = json.loads(path.read_text()) if path.exists() else {"datasets": {}, "trials": {}}
+    trials = {**old["trials"], **new["trials"]}
+    out = {
+        **old,
+        **new,
+        "header": f"{old.get('header', '')} Rerun and merged: `--only {','.join(only)}`, "
+        f"{new['wall_s']:.0f} s.".strip(),
+        "datasets": {**old["datasets"], **new["datasets"]},
+        "trials": trials,
+        "pooled": summarize([r for rows in trials.values() for r in rows]),
+    }
+    if "synthetic" not in only and "synthetic" in old:
+        out["synthetic"], out["wall_s_synthetic"] = old["synthetic"], old.get("wall_s_synthetic")
+    if "sft" not in only and "paper_pilots" in old:
+        out["paper_pilots"] = old["paper_pilots"]
+    out["wall_s"] = old.get("wall_s", 0.0)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.regret", description=__doc__)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "realdata")
@@ -193,6 +216,11 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default=",".join(SETS))
     ap.add_argument("--trials", type=int, default=None)
     ap.add_argument("--tables", type=int, default=20, help="known-law tables per noise level")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the --only sets in OUT/regret.json, keep the others",
+    )
     args = ap.parse_args(argv)
     if not (args.data / "README.md").exists():
         print(f"no public data at {args.data} (pass --data)", file=sys.stderr)
@@ -241,11 +269,13 @@ def main(argv=None) -> int:
             4 if args.quick else args.tables, args.quick, log, out_dir
         )
     results["wall_s"] = time.time() - t0
+    if args.merge:
+        results = merged(out_dir / "regret.json", results, only)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "regret.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
     (out_dir / "regret.md").write_text(markdown(results))
     print(markdown(results))
-    print(f"wrote {out_dir / 'regret.json'} and regret.md ({results['wall_s']:.0f} s)")
+    print(f"wrote {out_dir / 'regret.json'} and regret.md ({time.time() - t0:.0f} s)")
     return 0
 
 

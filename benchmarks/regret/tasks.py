@@ -150,10 +150,12 @@ def regmix_task(root: Path, trials: int, quick: bool) -> list[Task]:
 
 
 def sft_grid_task(repo: Path, trials: int) -> list[Task]:
-    """The project's SFT grid: 21 lattice mixtures at 720 examples, seed-averaged losses;
-    8 grid mixtures as pilots."""
+    """The project's SFT grid: its lattice mixtures and its other mixtures trained at the
+    budget with every seed (uniform, the recommendations), seed-averaged losses; 8 of them
+    as pilots. A pick is scored by the nearest trained mixture, so uniform is uniform."""
     d = json.loads((repo / "benchmarks" / "results" / "sft_grid.json").read_text())
-    runs = d["grid"]["runs"]
+    named = ("uniform", "recommended", "reference", "default", "swarm_default")
+    runs = d["grid"]["runs"] + [d[k] for k in named if isinstance(d.get(k), dict)]
     w = np.array([r["weights"] for r in runs])
     y = np.array([r["loss"] for r in runs])
     return [
