@@ -15,9 +15,10 @@ from jaxmix.cli.main import main
 from jaxmix.io.export import read_mixture
 
 CORPUS = Path(__file__).with_name("data") / "malformed"
-SFT = jaxmix.read_pilots(jaxmix.example_pilots("sft"))
+# the well-formed table the corpus was made from (an earlier SFT grid's pilots)
+SOURCE = jaxmix.read_pilots(CORPUS.with_name("sft_pilots_flat.csv"))
 
-# file -> (line in the message, fragment); None: the file is fine and reads as the example
+# file -> (line in the message, fragment); None: the file is fine and reads as SOURCE
 EXPECTED = {
     "binary.csv": (2, "not UTF-8 text (byte 128); save the file as UTF-8"),
     "bom.csv": None,
@@ -71,9 +72,9 @@ def test_malformed_file_one_line_exit_2(capsys, tmp_path, name):
 @pytest.mark.parametrize("name", sorted(k for k, v in EXPECTED.items() if v is None))
 def test_files_that_should_read(name):
     t = jaxmix.read_pilots(CORPUS / name)
-    assert len(t.domains) == 3 and len(t.runs) == len(SFT.runs)
-    np.testing.assert_array_equal(t.amounts, SFT.amounts)
-    np.testing.assert_array_equal(t.domain_losses(), SFT.domain_losses())
+    assert len(t.domains) == 3 and len(t.runs) == len(SOURCE.runs)
+    np.testing.assert_array_equal(t.amounts, SOURCE.amounts)
+    np.testing.assert_array_equal(t.domain_losses(), SOURCE.domain_losses())
 
 
 def test_unicode_domain_names_work_end_to_end(capsys, tmp_path):

@@ -14,7 +14,7 @@ from jaxmix.fitting.combined import stored_combination
 from jaxmix.fitting.stacking import ensemble_params
 from jaxmix.io.fitfile import write_fit
 
-DOMAINS = ("code", "math", "prose")
+DOMAINS = ("code", "arith", "prose")
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def fitted():
 
 def test_at_the_optimum_it_predicts_what_optimize_does(fitted):
     _, fit = fitted
-    mix = jaxmix.optimize(fit, 20.0, importance={"math": 2.0})
-    out = jaxmix.predict_mixtures(fit, [mix.weights], 20.0, importance={"math": 2.0})
+    mix = jaxmix.optimize(fit, 20.0, importance={"arith": 2.0})
+    out = jaxmix.predict_mixtures(fit, [mix.weights], 20.0, importance={"arith": 2.0})
     np.testing.assert_allclose(out.predicted[0], mix.predicted, rtol=1e-10)
     np.testing.assert_allclose(out.objective[0], mix.objective, rtol=1e-10)
 
@@ -65,15 +65,15 @@ def _rows(text):
 def test_cli_amounts_and_shares_agree(fitted, tmp_path, capsys):
     _, fit = fitted
     write_fit(fit, tmp_path / "fit.json")
-    (tmp_path / "w.csv").write_text("name,w:code,w:math,w:prose\nmathy,0.2,0.6,0.2\n")
-    (tmp_path / "n.csv").write_text("n:prose,n:math,n:code\n4,12,4\n")
+    (tmp_path / "w.csv").write_text("name,w:code,w:arith,w:prose\narithy,0.2,0.6,0.2\n")
+    (tmp_path / "n.csv").write_text("n:prose,n:arith,n:code\n4,12,4\n")
     assert main(["predict", str(tmp_path / "fit.json"), str(tmp_path / "w.csv"),
                  "--budget", "20", "-o", str(tmp_path / "out.csv")]) == 0
     assert main(["predict", str(tmp_path / "fit.json"), str(tmp_path / "n.csv")]) == 0
     by_shares = _rows((tmp_path / "out.csv").read_text())[0]
     by_amounts = _rows(capsys.readouterr().out)[0]
-    assert by_shares["name"] == "mathy" and by_amounts["name"] == "mixture 1"
-    for key in ("budget", "loss:math", "loss:math:lo90", "objective", "objective:hi90"):
+    assert by_shares["name"] == "arithy" and by_amounts["name"] == "mixture 1"
+    for key in ("budget", "loss:arith", "loss:arith:lo90", "objective", "objective:hi90"):
         assert float(by_shares[key]) == pytest.approx(float(by_amounts[key]), rel=1e-9)
     want = jaxmix.predict_mixtures(fit, [[0.2, 0.6, 0.2]], 20.0).objective[0]
     assert float(by_shares["objective"]) == pytest.approx(want, rel=1e-9)
@@ -82,15 +82,15 @@ def test_cli_amounts_and_shares_agree(fitted, tmp_path, capsys):
 @pytest.mark.parametrize(
     "text, flags, message",
     [
-        ("w:code,w:math,w:poetry\n0.5,0.5,0\n", ["--budget", "1"], "column 'w:poetry': unknown"),
-        ("w:code,w:math\n0.5,0.5\n", ["--budget", "1"], "no w: column for prose"),
-        ("w:code,w:math,w:prose\n0.5,0.7,-0.2\n", ["--budget", "1"], ":2: column 'w:prose'"),
-        ("w:code,w:math,w:prose\n0.5,0.6,0.2\n", ["--budget", "1"], ":2: the shares sum to 1.3"),
-        ("w:code,w:math,w:prose\n0.5,x,0.5\n", ["--budget", "1"], "not a number: 'x'"),
-        ("w:code,n:math,w:prose\n0.5,1,0.5\n", ["--budget", "1"], "not both"),
-        ("w:code,w:math,w:prose\n0.5,0.25,0.25\n", [], "--budget: needed"),
-        ("n:code,n:math,n:prose\n1,2,3\n", ["--budget", "6"], "--budget: the n: amounts"),
-        ("name,w:code,w:math,w:prose\n", ["--budget", "1"], "no mixture rows"),
+        ("w:code,w:arith,w:poetry\n0.5,0.5,0\n", ["--budget", "1"], "column 'w:poetry': unknown"),
+        ("w:code,w:arith\n0.5,0.5\n", ["--budget", "1"], "no w: column for prose"),
+        ("w:code,w:arith,w:prose\n0.5,0.7,-0.2\n", ["--budget", "1"], ":2: column 'w:prose'"),
+        ("w:code,w:arith,w:prose\n0.5,0.6,0.2\n", ["--budget", "1"], ":2: the shares sum to 1.3"),
+        ("w:code,w:arith,w:prose\n0.5,x,0.5\n", ["--budget", "1"], "not a number: 'x'"),
+        ("w:code,n:arith,w:prose\n0.5,1,0.5\n", ["--budget", "1"], "not both"),
+        ("w:code,w:arith,w:prose\n0.5,0.25,0.25\n", [], "--budget: needed"),
+        ("n:code,n:arith,n:prose\n1,2,3\n", ["--budget", "6"], "--budget: the n: amounts"),
+        ("name,w:code,w:arith,w:prose\n", ["--budget", "1"], "no mixture rows"),
     ],
 )
 def test_bad_mixture_tables_one_line_exit_2(fitted, tmp_path, capsys, text, flags, message):

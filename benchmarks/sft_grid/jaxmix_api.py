@@ -15,14 +15,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str, tries: int = 4, wait_s: float = 60.0) -> str:
-    """Run the jaxmix CLI; a failure is retried (the package may be mid-edit in a checkout)."""
+def cli(*args: str, tries: int = 4, wait_s: float = 60.0) -> tuple[str, str]:
+    """Run the jaxmix CLI as a user would: ``(stdout, stderr)``; a failure is retried (the
+    package may be mid-edit in a checkout)."""
     for attempt in range(tries):
         proc = subprocess.run(
             [sys.executable, "-m", "jaxmix", *args], cwd=REPO, capture_output=True, text=True
         )
         if proc.returncode == 0:
-            return proc.stdout
+            return proc.stdout, proc.stderr
         if attempt + 1 < tries:
             print(
                 f"jaxmix {args[0]} failed, retrying in {wait_s:.0f}s: {proc.stderr.strip()[-300:]}",
@@ -30,6 +31,10 @@ def _cli(*args: str, tries: int = 4, wait_s: float = 60.0) -> str:
             )
             time.sleep(wait_s)
     raise RuntimeError(f"jaxmix {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+
+
+def _cli(*args: str) -> str:
+    return cli(*args)[0]
 
 
 def version() -> dict:

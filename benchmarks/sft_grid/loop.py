@@ -17,7 +17,6 @@ that training reproduces the stored grid.
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from . import jaxmix_api
 from .config import FULL
 from .datasets import DOMAINS, build_pools
+from .jaxmix_api import cli
 from .model import init_params
 from .pretrain import cache_dir
 from .protocol import integer_amounts
@@ -37,16 +37,6 @@ from .runs import train_runs
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
-
-
-def jaxmix(*args: str) -> tuple[str, str]:
-    """Run the jaxmix command line as a user would; returns (stdout, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "jaxmix", *args], cwd=REPO, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"jaxmix {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
-    return proc.stdout, proc.stderr
 
 
 def load_base(cfg, key: str):
@@ -115,12 +105,12 @@ def main(argv=None) -> int:
         """law None: `jaxmix run` as shipped (combined laws + decision); else fit + optimize."""
         fit_path, mix_path = work / f"fit_{tag}.json", work / f"mixture_{tag}.json"
         if law is None:
-            fit_err, opt_err = "", jaxmix(
+            fit_err, opt_err = "", cli(
                 "-q", "run", str(pilot_csv), "--budget", str(n), *available, "-o", str(mix_path)
             )[1]
         else:
-            _, fit_err = jaxmix("fit", str(pilot_csv), "--law", law, "-o", str(fit_path))
-            _, opt_err = jaxmix(
+            _, fit_err = cli("fit", str(pilot_csv), "--law", law, "-o", str(fit_path))
+            _, opt_err = cli(
                 "optimize", str(fit_path), "--budget", str(n), *available, "-o", str(mix_path)
             )
         mix = json.loads(mix_path.read_text())
@@ -149,14 +139,14 @@ def main(argv=None) -> int:
     results["paper_only"] = recommend(pilots, "transfer", "paper_only")
     results["default"] = recommend(pilots, None, "default")
     # 2. the law the pilots support
-    val_out, _ = jaxmix("validate", str(pilots), "-o", str(work / "validation.json"))
+    val_out, _ = cli("validate", str(pilots), "-o", str(work / "validation.json"))
     validation = json.loads((work / "validation.json").read_text())
     law = validation["best"] or "transfer"
     log(f"validate: {validation['verdict']}")
     results["validated_law"] = recommend(pilots, law, "validated")
     # 3. the loop: next (its default proposer) -> train -> append -> run (default)
     next_csv = work / "next.csv"
-    next_out, _ = jaxmix(
+    next_out, _ = cli(
         "next", str(pilots), "--budget", str(n), "--runs", str(args.runs), *available,
         "-o", str(next_csv),
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 EXAMPLES = {
-    # Our own SFT grid benchmark (benchmarks/sft_grid): per-domain losses, 3 domains.
+    # Our own SFT grid benchmark (benchmarks/sft_grid): code, arith, prose; per-domain losses.
     "sft": "sft_pilots.csv",
     # Li, Liu and Xing (ICML 2025), Llama-3.2-3B: IF / Math / Code, aggregate perplexity only,
     # amounts in millions of tokens.
