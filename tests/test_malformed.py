@@ -12,7 +12,7 @@ from helpers import synthetic_table
 
 import jaxmix
 from jaxmix.cli.main import main
-from jaxmix.io.export import read_mixture
+from jaxmix.io.export import mixture_weights
 
 CORPUS = Path(__file__).with_name("data") / "malformed"
 # the well-formed table the corpus was made from (an earlier SFT grid's pilots)
@@ -82,7 +82,7 @@ def test_unicode_domain_names_work_end_to_end(capsys, tmp_path):
     code, text, err = run(capsys, "run", CORPUS / "unicode_domains.csv", "-o", out)
     assert code == 0, err
     assert "数学" in text and "prosa ✍" in text
-    domains, _, _ = read_mixture(json.loads(out.read_text(encoding="utf-8")), out)
+    domains, _, _ = mixture_weights(json.loads(out.read_text(encoding="utf-8")), out)
     assert tuple(domains) == ("código", "数学", "prosa ✍")
     code, text, err = run(capsys, "export", out, "--to", "hf")
     assert code == 0 and json.loads(text)["datasets"] == ["código", "数学", "prosa ✍"]

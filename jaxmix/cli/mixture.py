@@ -210,7 +210,7 @@ def cmd_export(args) -> None:
     import json
 
     from jaxmix.io.atomic import write_atomic
-    from jaxmix.io.export import export_text, read_mixture
+    from jaxmix.io.export import export_text, mixture_weights
     from jaxmix.status import InputError
 
     check_output(args.output)
@@ -220,7 +220,7 @@ def cmd_export(args) -> None:
         raise InputError(f"cannot read: {err.strerror}", args.mixture) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"not a JSON mixture file ({err})", args.mixture) from None
-    domains, weights, budget = read_mixture(data, args.mixture)
+    domains, weights, budget = mixture_weights(data, args.mixture)
     available = collect_pairs(args.available, "--available")
     for d in available or {}:
         if d not in domains:

@@ -39,7 +39,7 @@ def probabilities(weights) -> list:
     return [round(u / 10**PROB_DIGITS, PROB_DIGITS) for u in units]
 
 
-def read_mixture(data: dict, path=None) -> tuple[list, np.ndarray, float]:
+def mixture_weights(data: dict, path=None) -> tuple[list, np.ndarray, float]:
     """(domains, weights [K], budget) from a mixture file's content, validated."""
     weights = data.get("weights") if isinstance(data, dict) else None
     if not isinstance(weights, dict) or len(weights) < 2:

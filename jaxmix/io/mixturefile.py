@@ -75,7 +75,7 @@ def sweep_to_dict(domains, header: dict, res) -> str:
 def mixture_from_dict(data, path=None) -> Mixture:
     """A :class:`Mixture` from a mixture file's content (``weights`` and ``budget`` are
     required; the other fields are read where present, NaN or defaults otherwise)."""
-    from jaxmix.io.export import read_mixture as _validated
+    from jaxmix.io.export import mixture_weights as _validated
 
     domains, weights, budget = _validated(data, path)
     k = len(domains)
