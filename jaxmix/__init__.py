@@ -29,8 +29,6 @@ from jaxmix.io.importers import import_wandb as import_wandb
 from jaxmix.io.mixturefile import export_mixture as export_mixture
 from jaxmix.io.mixturefile import read_mixture as read_mixture
 from jaxmix.io.mixturefile import write_mixture as write_mixture
-from jaxmix.io.pilots import PilotTable as PilotTable
-from jaxmix.io.pilots import plan as plan
 from jaxmix.io.pilots import read_pilots as read_pilots
 from jaxmix.io.pilots import write_pilots as write_pilots
 from jaxmix.laws.base import Law as Law
@@ -54,6 +52,8 @@ from jaxmix.study.sweeps import pareto as pareto
 from jaxmix.study.sweeps import sweep_budgets as sweep_budgets
 from jaxmix.study.validate import Validation as Validation
 from jaxmix.study.validate import validate as validate
+from jaxmix.table import PilotTable as PilotTable
+from jaxmix.table import plan as plan
 from jaxmix.version import __version__ as __version__
 from jaxmix.warmup import warmup as warmup
 

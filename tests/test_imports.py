@@ -1,4 +1,5 @@
-"""The package's import graph: no cycles, and no private name crosses a subpackage.
+"""The package's import graph: layers import only downward, no cycles, and no private name
+crosses a subpackage.
 
 Every module of ``jaxmix`` is parsed with ``ast`` (nothing is imported). An edge A -> B is any
 ``import``/``from ... import`` of B in A, at module level or inside a function (a lazy import
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+from layers import LAYERS, layer_of
 
 import jaxmix
 
@@ -166,6 +169,40 @@ def test_every_module_is_seen():
     assert {"jaxmix", "jaxmix.laws.registry", "jaxmix.cli.main"} <= set(sources)
     assert {"jaxmix.laws", "jaxmix.fitting", "jaxmix.optimization"} <= packages
     assert len(imports(sources, packages)) > 50
+
+
+def upward_imports(found, layers=LAYERS) -> list[str]:
+    """``"importer -> module"`` for each import of a higher layer, or of a module no layer
+    names (the rule: none)."""
+    out = []
+    for importer, module, _, _ in found:
+        low, high = layer_of(module, layers), layer_of(importer, layers)
+        if low is None or high is None or low > high:
+            out.append(f"{importer} -> {module}")
+    return sorted(set(out))
+
+
+def test_every_layer_imports_only_its_own_and_those_below():
+    sources, packages = package_sources()
+    assert all(layer_of(m) is not None for m in sources), "a module in no layer"
+    assert upward_imports(imports(sources, packages)) == []
+
+
+def test_the_layer_rule_finds_an_upward_import():
+    layers = (("low", ("jaxmix.a",)), ("high", ("jaxmix.b",)))
+    packages = {"jaxmix.a", "jaxmix.b"}
+    sources = {
+        "jaxmix.a": "",
+        "jaxmix.b": "",
+        "jaxmix.b.two": "from jaxmix.a.one import f\n",
+        "jaxmix.a.one": "def f():\n    from jaxmix.b import two  # lazy: still an edge\n",
+        "jaxmix.a.three": "import jaxmix.c\n",
+    }
+    found = imports(sources, packages)
+    assert upward_imports(found, layers) == [
+        "jaxmix.a.one -> jaxmix.b.two",
+        "jaxmix.a.three -> jaxmix.c",
+    ]
 
 
 MAX_MODULE_LINES = 400

@@ -10,8 +10,8 @@ from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.combined import fit_default
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import check_method, fit_law
-from jaxmix.io.pilots import PilotTable
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable
 
 
 def choose_method(table: PilotTable) -> tuple[str, str | None, str | None]:

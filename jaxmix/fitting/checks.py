@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxmix.io.pilots import PilotTable
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable
 
 SCALE_RATIO = 4.0  # a domain's median loss this many times the others' warns (a domain
 # far below the others is common: math or code can be learned to a low loss)

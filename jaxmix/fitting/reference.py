@@ -31,10 +31,10 @@ from jaxmix.fitting.identify import describe, identifiability_by_name
 from jaxmix.fitting.newton import minimize
 from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult, amount_range, predict, status_warnings
-from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.registry import get_law
 from jaxmix.laws.transfer import TransferParams
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable
 
 # Base pairs of level indices (0-based) and the 30 ordered pairs of distinct base pairs.
 BASE_PAIRS = np.array([(0, 2), (0, 3), (0, 4), (1, 3), (1, 4), (2, 4)])

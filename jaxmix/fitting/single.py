@@ -23,10 +23,10 @@ from jaxmix.fitting.objective import HUBER_K, MAD_SIGMA
 from jaxmix.fitting.reference import fit_reference
 from jaxmix.fitting.result import FitResult, amount_range, predict, status_warnings
 from jaxmix.fitting.stacking import cv_masks, fold_weights, proportion_groups
-from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import flat_field_names, row_names
 from jaxmix.laws.registry import get_law
 from jaxmix.status import InputError, Status
+from jaxmix.table import PilotTable
 
 METHODS = ("joint", "reference")
 

@@ -13,8 +13,8 @@ import itertools
 
 import numpy as np
 
-from jaxmix.io.pilots import PilotTable, whole_amounts
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable, whole_amounts
 
 
 def near_budget(table: PilotTable, budget: float, runs: int = 2, fraction: float = 0.5):

@@ -1,4 +1,4 @@
-"""Pilot tables: read, validate, write (CSV or JSON records) and plan perturbation runs.
+"""Pilot table files: read, validate and write (CSV or JSON records).
 
 Every check on user data happens here, before anything is traced, and fails with an
 :class:`InputError` naming the file, the row (CSV line; header is line 1) and the column.
@@ -12,45 +12,19 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from jaxmix.io.atomic import write_atomic
 from jaxmix.status import InputError
 
+# PilotTable and the paper's design live in jaxmix.table; their names stay importable here.
+from jaxmix.table import DEFAULT_MULTIPLIERS as DEFAULT_MULTIPLIERS
+from jaxmix.table import PilotTable as PilotTable
+from jaxmix.table import plan as plan
+from jaxmix.table import whole_amounts as whole_amounts
+
 MAX_AMOUNT = 1e30  # larger amounts overflow the laws' powers in floating point
-DEFAULT_MULTIPLIERS = (Fraction(1, 3), Fraction(1, 2), Fraction(2), Fraction(3))
-
-
-class PilotTable(NamedTuple):
-    """Pilot fine-tuning runs: how much of each domain they saw and the losses measured.
-
-    Attributes:
-      domains: the K training domains, in column order.
-      runs: ``R`` run ids.
-      amounts: ``[R, K]`` float64 amount of each domain in each run (one unit for the table).
-      losses: ``{name: [R] float64}`` per ``loss:<name>`` column; NaN where not measured.
-      seeds: ``[R]`` int64 replicate seeds, or None when the table has no ``seed`` column.
-      path: the file the table came from, for error messages, or None.
-      rows: ``R`` row numbers in that file (CSV line or JSON record number).
-    """
-
-    domains: tuple
-    runs: tuple
-    amounts: np.ndarray
-    losses: dict
-    seeds: np.ndarray | None = None
-    path: str | None = None
-    rows: tuple = ()
-
-    def domain_losses(self) -> np.ndarray:
-        """``[R, K]`` per-domain losses ``loss:<domain>`` (NaN where missing or no column)."""
-        nan = np.full(len(self.runs), np.nan)
-        return np.stack([self.losses.get(d, nan) for d in self.domains], axis=1)
-
-    def row_of(self, r: int):
-        return self.rows[r] if self.rows else r + 2
 
 
 def parse_number(text: str, path, row, column, allow_empty: bool):
@@ -295,59 +269,3 @@ def parse_multipliers(text: str) -> tuple:
     if len(set(out)) != len(out):
         raise InputError("multipliers repeat a value")
     return tuple(out)
-
-
-def _multiplier_name(m) -> str:
-    """``2`` -> ``"2"``, ``1/3`` -> ``"1of3"`` (no ``/``: run names become folder names)."""
-    m = Fraction(m)
-    return str(m.numerator) if m.denominator == 1 else f"{m.numerator}of{m.denominator}"
-
-
-def plan(domains, base: float, multipliers=DEFAULT_MULTIPLIERS) -> PilotTable:
-    """The 1 + len(multipliers) * K perturbation design of the paper, losses left empty.
-
-    Run ``base`` has ``base`` of every domain; run ``<d>x<m>`` has ``m * base`` of domain d
-    and ``base`` of the others, with a fraction ``p/q`` written ``<p>of<q>`` so that a run
-    name is also a valid folder name (tables with older names such as ``ifx1/3`` still read).
-    A whole ``base`` of at least 100 (examples, tokens) gives whole amounts (rounded to the
-    nearest unit).
-
-    >>> t = plan(["if", "math", "code"], 660000)
-    >>> len(t.runs), t.runs[1], t.amounts[1].tolist()
-    (13, 'ifx1of3', [220000.0, 660000.0, 660000.0])
-    """
-    domains = tuple(str(d).strip() for d in domains)
-    if len(domains) < 2 or any(not d for d in domains) or len(set(domains)) != len(domains):
-        raise InputError(f"need at least 2 distinct, non-empty domain names, got {list(domains)}")
-    if not (math.isfinite(base) and base > 0):
-        raise InputError(f"base amount must be a positive number, got {base}")
-    integral = float(base).is_integer() and base >= 100
-    runs, amounts = ["base"], [[float(base)] * len(domains)]
-    for i, d in enumerate(domains):
-        for m in multipliers:
-            row = [float(base)] * len(domains)
-            row[i] = float(round(base * m)) if integral else float(base * m)
-            if row[i] <= 0:
-                raise InputError(f"multiplier {m} of base {base} rounds to zero")
-            runs.append(f"{d}x{_multiplier_name(m)}")
-            amounts.append(row)
-    nan = np.full(len(runs), np.nan)
-    return PilotTable(
-        domains=domains,
-        runs=tuple(runs),
-        amounts=np.asarray(amounts),
-        losses={d: nan.copy() for d in domains},
-    )
-
-
-def whole_amounts(weights, budget: float) -> np.ndarray:
-    """``[K]`` whole amounts summing to ``budget`` (largest remainder).
-
-    >>> whole_amounts(np.array([0.5, 0.25, 0.25]), 10).tolist()
-    [5.0, 3.0, 2.0]
-    """
-    raw = np.asarray(weights, float) * budget
-    out = np.floor(raw)
-    for i in np.argsort(-(raw - out), kind="stable")[: int(round(budget - out.sum()))]:
-        out[i] += 1
-    return out

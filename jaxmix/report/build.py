@@ -15,10 +15,10 @@ import numpy as np
 from jaxmix.fitting.checks import base_amounts
 from jaxmix.fitting.result import FitResult, predict
 from jaxmix.io.atomic import write_atomic
-from jaxmix.io.pilots import PilotTable
 from jaxmix.optimization.api import Mixture
 from jaxmix.optimization.constraints import constraints
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable
 
 BOOTSTRAP_DEFAULT = 64  # resamples in a report: a picture of the spread, quick on a CPU
 CONSTRAINT_KEYS = ("min_weight", "max_weight", "fix", "available", "max_epochs")

@@ -18,7 +18,6 @@ from jaxmix.fitting.joint import fit_many
 from jaxmix.fitting.objective import log_scale
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import fit_joint
-from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import flat_field_names
 from jaxmix.laws.registry import get_law
 from jaxmix.optimization.api import optimize
@@ -26,6 +25,7 @@ from jaxmix.optimization.constraints import constraints, per_domain
 from jaxmix.status import InputError, Status
 from jaxmix.study.batch import chunk_size, map_batched
 from jaxmix.study.sweeps import batched_solve, objective_many, prepare_batched_solve
+from jaxmix.table import PilotTable
 
 
 def _dtype():

@@ -19,7 +19,6 @@ from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.combined import member_fit, refit_law
 from jaxmix.fitting.result import FitResult
 from jaxmix.fitting.single import fit_law
-from jaxmix.io.pilots import PilotTable
 from jaxmix.optimization.decision import path_fraction
 from jaxmix.status import InputError
 from jaxmix.study.bootstrap import (
@@ -29,6 +28,7 @@ from jaxmix.study.bootstrap import (
     prepare_replicates,
     replicates,
 )
+from jaxmix.table import PilotTable
 
 
 def _fraction(mixture) -> float:

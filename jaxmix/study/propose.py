@@ -28,9 +28,9 @@ import numpy as np
 
 from jaxmix.fitting.api import choose_method
 from jaxmix.fitting.checks import measured_runs
-from jaxmix.io.pilots import PilotTable, whole_amounts
 from jaxmix.status import InputError
 from jaxmix.study.bootstrap import replicates
+from jaxmix.table import PilotTable, whole_amounts
 
 MIN_STEP = 0.08  # smallest move (Euclidean, in weight units) along an uncertain axis
 MAX_STEP = 0.2  # largest: beyond it a run says little about the neighbourhood of the optimum

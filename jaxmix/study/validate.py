@@ -36,10 +36,10 @@ from jaxmix.fitting.batched import fit_weighted
 from jaxmix.fitting.checks import measured_runs
 from jaxmix.fitting.extrapolate import holdout_rows
 from jaxmix.fitting.result import predict_params
-from jaxmix.io.pilots import PilotTable
 from jaxmix.laws.base import row_names
 from jaxmix.laws.registry import available_laws, get_law
 from jaxmix.status import InputError
+from jaxmix.table import PilotTable
 
 MIN_RANK_CORR = 0.6
 BASELINE = "loglinear"
