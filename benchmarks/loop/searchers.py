@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import norm
 
 import jaxmix
-from jaxmix.io.pilots import PilotTable
+from jaxmix.table import PilotTable
 
 
 def random_search(pool, observed, q, rng):
