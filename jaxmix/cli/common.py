@@ -76,6 +76,8 @@ def add_repetition(p) -> None:
 
 
 def add_fit_options(p) -> None:
+    from jaxmix.fitting.joint import STRATEGIES
+    from jaxmix.fitting.single import METHODS
     from jaxmix.laws.registry import available_laws
 
     p.add_argument(
@@ -87,13 +89,13 @@ def add_fit_options(p) -> None:
     )
     p.add_argument(
         "--method",
-        choices=("joint", "reference"),
+        choices=METHODS,
         help="joint (default when per-domain losses exist) or reference",
     )
     p.add_argument("--target", help="loss column for --method reference (e.g. loss:total)")
     p.add_argument(
         "--strategy",
-        choices=("screen", "vmap", "map"),
+        choices=STRATEGIES,
         default="screen",
         help="multi-start scheme of the joint fit (default screen)",
     )
