@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from jaxmix.status import InputError
 
 DEFAULT_MULTIPLIERS = (Fraction(1, 3), Fraction(1, 2), Fraction(2), Fraction(3))
+NO_SCORES = MappingProxyType({})
 
 
 class PilotTable(NamedTuple):
@@ -28,6 +30,8 @@ class PilotTable(NamedTuple):
       seeds: ``[R]`` int64 replicate seeds, or None when the table has no ``seed`` column.
       path: the file the table came from, for error messages, or None.
       rows: ``R`` row numbers in that file (CSV line or JSON record number).
+      scores: ``{name: [R] float64}`` per ``score:<name>`` column (higher is better); NaN
+        where not measured.
     """
 
     domains: tuple
@@ -37,6 +41,13 @@ class PilotTable(NamedTuple):
     seeds: np.ndarray | None = None
     path: str | None = None
     rows: tuple = ()
+    scores: dict = NO_SCORES
+
+    def targets(self) -> dict:
+        """``{"loss:<name>" or "score:<name>": [R]}``: every measured target, losses first."""
+        out = {f"loss:{n}": v for n, v in self.losses.items()}
+        out.update({f"score:{n}": v for n, v in self.scores.items()})
+        return out
 
     def domain_losses(self) -> np.ndarray:
         """``[R, K]`` per-domain losses ``loss:<domain>`` (NaN where missing or no column)."""

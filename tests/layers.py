@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 LAYERS = (
-    ("core", ("jaxmix.status", "jaxmix.version", "jaxmix.table", "jaxmix.compiles")),
+    ("core", ("jaxmix.status", "jaxmix.version", "jaxmix.table", "jaxmix.objective",
+              "jaxmix.compiles")),
     ("laws", ("jaxmix.laws",)),
     ("programs", ("jaxmix.aot", "jaxmix.cache")),
     ("fitting", ("jaxmix.fitting",)),

@@ -22,6 +22,7 @@ from jaxmix.cli.common import (
     warn,
 )
 from jaxmix.cli.report import check_report_folder, report_to_folder
+from jaxmix.cli.targets import add_targets, objective_for_targets
 from jaxmix.io.export import FORMATS
 
 
@@ -52,6 +53,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--budget", type=float, help="total amount N (default: 5x the base pilot run)")
     add_fit_options(p)
     add_constraints(p)
+    add_targets(p)
     add_repetition(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
     p.add_argument("--fit-output", help="fit JSON to write")
@@ -146,6 +148,8 @@ def cmd_run(args) -> None:
     if args.pilots is None:
         args.pilots = example_pilots()
         say(args, f"pilots: the shipped example {args.pilots}")
+    if objective_for_targets(args):
+        return
     table, result = fit_pilots(args)
     budget = args.budget
     if budget is None:

@@ -60,20 +60,28 @@ def _check_header(header: list, path) -> None:
         seen.add(name)
         if name in ("run", "seed"):
             continue
-        if name.startswith(("n:", "loss:")):
+        if name.startswith(("n:", "loss:", "score:")):
             if not name.split(":", 1)[1].strip():
                 raise InputError("column name has no domain after ':'", path, 1, name)
             continue
         raise InputError(
-            "unknown column (expected run, seed, n:<domain>, loss:<name>)", path, 1, name
+            "unknown column (expected run, seed, n:<domain>, loss:<name>, score:<name>)",
+            path, 1, name,
         )
     domains = [h[2:] for h in header if h.startswith("n:")]
     if len(domains) < 2:
         raise InputError(
             f"needs n:<domain> columns for at least 2 domains, found {len(domains)}", path, 1
         )
-    if not any(h.startswith("loss:") for h in header):
-        raise InputError("no loss:<name> column", path, 1)
+    if not any(h.startswith(("loss:", "score:")) for h in header):
+        raise InputError("no loss:<name> or score:<name> column", path, 1)
+    losses = {h[5:] for h in header if h.startswith("loss:")}
+    for h in header:
+        if h.startswith("score:") and h[6:] in losses:
+            raise InputError(
+                f"{h[6:]!r} is both a loss and a score: name one of them differently",
+                path, 1, h,
+            )
 
 
 def build_table(header: list, records: list, rows: list, path, parse) -> PilotTable:
@@ -85,6 +93,8 @@ def build_table(header: list, records: list, rows: list, path, parse) -> PilotTa
     loss_names = [h[5:] for h in header if h.startswith("loss:")]
     amounts = np.zeros((len(records), len(domains)))
     losses = {name: np.full(len(records), np.nan) for name in loss_names}
+    score_names = [h[6:] for h in header if h.startswith("score:")]
+    scores = {name: np.full(len(records), np.nan) for name in score_names}
     runs, seeds = [], []
     for r, (rec, row) in enumerate(zip(records, rows)):
         for j, d in enumerate(domains):
@@ -105,6 +115,8 @@ def build_table(header: list, records: list, rows: list, path, parse) -> PilotTa
             if value <= 0:
                 raise InputError(f"loss must be > 0, got {value:g}", path, row, f"loss:{name}")
             losses[name][r] = value
+        for name in score_names:
+            scores[name][r] = parse(rec.get(f"score:{name}"), path, row, f"score:{name}", True)
         run = rec.get("run")
         run = str(run).strip() if run not in (None, "") else f"run{r + 1}"
         runs.append(run)
@@ -129,6 +141,7 @@ def build_table(header: list, records: list, rows: list, path, parse) -> PilotTa
         seeds=np.asarray(seeds, dtype=np.int64) if "seed" in header else None,
         path=None if path is None else str(path),
         rows=tuple(rows),
+        scores=scores,
     )
 
 
@@ -189,8 +202,8 @@ def read_pilots(path) -> PilotTable:
     """Read and validate a pilot table (CSV, or JSON list of records).
 
     Columns: ``run`` (optional id), ``n:<domain>`` (amount, >= 0; 0 leaves the domain out),
-    ``loss:<name>`` (measured loss, > 0, empty when not measured), ``seed`` (optional
-    replicate).
+    ``loss:<name>`` (measured loss, > 0, empty when not measured), ``score:<name>`` (measured
+    score, higher is better, any finite number or empty), ``seed`` (optional replicate).
 
     >>> from jaxmix import example_pilots
     >>> t = read_pilots(example_pilots("llama32_3b"))
@@ -220,13 +233,14 @@ def pilots_to_csv(table: PilotTable) -> str:
     """CSV text of a table; missing losses are empty cells."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    cols = ["run"] + [f"n:{d}" for d in table.domains] + [f"loss:{n}" for n in table.losses]
+    targets = table.targets()
+    cols = ["run"] + [f"n:{d}" for d in table.domains] + list(targets)
     if table.seeds is not None:
         cols.append("seed")
     writer.writerow(cols)
     for r, run in enumerate(table.runs):
         row = [run] + [_format_amount(a) for a in table.amounts[r]]
-        row += ["" if math.isnan(v[r]) else repr(float(v[r])) for v in table.losses.values()]
+        row += ["" if math.isnan(v[r]) else repr(float(v[r])) for v in targets.values()]
         if table.seeds is not None:
             row.append(str(int(table.seeds[r])))
         writer.writerow(row)
@@ -243,8 +257,8 @@ def write_pilots(table: PilotTable, path) -> None:
             rec.update({f"n:{d}": float(a) for d, a in zip(table.domains, table.amounts[r])})
             rec.update(
                 {
-                    f"loss:{n}": None if math.isnan(v[r]) else float(v[r])
-                    for n, v in table.losses.items()
+                    name: None if math.isnan(v[r]) else float(v[r])
+                    for name, v in table.targets().items()
                 }
             )
             if table.seeds is not None:

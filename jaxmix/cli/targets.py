@@ -1,0 +1,124 @@
+"""``jaxmix run --objective`` for targets that are not training domains: fit the target law,
+choose against the best observed run, print and write the mixture
+(:func:`jaxmix.study.targets.recommend_targets`)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from jaxmix.cli.common import say, warn
+
+# Options of the per-domain laws that the target law does not take (yet): refused up front.
+_UNSUPPORTED = (
+    ("bootstrap", "--bootstrap"), ("fit_output", "--fit-output"), ("report", "--report"),
+    ("law", "--law"), ("target", "--target"), ("importance", "--importance"),
+    ("min_weight", "--min-weight"), ("max_weight", "--max-weight"), ("fix", "--fix"),
+    ("available", "--available"), ("repetition", "--repetition"),
+)
+
+
+def check_target_flags(args) -> None:
+    """One-line error for an option a target objective cannot use."""
+    from jaxmix.status import InputError
+
+    for attr, flag in _UNSUPPORTED:
+        if getattr(args, attr, None):
+            raise InputError(
+                f"{flag} is not available with a target objective (--objective "
+                f"{args.objective or 'the only target'}); it applies to loss:<domain> laws"
+            )
+    if getattr(args, "method", None) == "reference":
+        raise InputError("--method reference needs the 1+4K design of one loss column; a "
+                         "target objective is fitted by the target law")
+
+
+def run_targets(args, table, objective) -> None:
+    from jaxmix.io.mixtures_csv import read_mixture_table
+    from jaxmix.io.targetfile import target_mixture_dict, write_target_mixture
+    from jaxmix.study.targets import recommend_targets
+
+    check_target_flags(args)
+    candidates = names = None
+    if getattr(args, "candidates", None):
+        names, candidates, _ = read_mixture_table(args.candidates, table.domains)
+    rec = recommend_targets(table, objective, candidates, seed=args.seed, names=names)
+    budget = args.budget if args.budget is not None else rec.fit.budget
+    extra = {"fit_pilots": str(args.pilots)}
+    if args.output:
+        write_target_mixture(rec, table.runs, budget, args.output, extra)
+    elif args.quiet:
+        import json
+
+        data = target_mixture_dict(rec, table.runs, budget)
+        sys.stdout.write(json.dumps({**data, **extra}, indent=1) + "\n")
+    warn(args, list(rec.warnings))
+    say(args, format_targets(rec, table.runs, budget))
+
+
+def format_targets(rec, runs, budget: float, show: int = 8) -> str:
+    """The recommendation as terminal text: the fit per target, the mixtures, the decision."""
+    fit, c = rec.fit, rec.choice
+    cols = fit.objective.columns
+    lines = [f"target law (mixing_law per target) on {len(runs)} runs, objective "
+             f"{fit.objective.spec()}"]
+    lines.append(f"  {'target':<28} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
+    for j in range(min(len(cols), show)):
+        st = "converged" if int(fit.status[j]) == 0 else f"status {int(fit.status[j])}"
+        lines.append(f"  {cols[j]:<28} {fit.cv_rmse[j]:>16.4g} {fit.ridge[j]:>7g}  {st}")
+    if len(cols) > show:
+        ok = int(np.sum(fit.status == 0))
+        lines.append(f"  ... {len(cols) - show} more targets ({ok}/{len(cols)} converged)")
+    lines.append("")
+    lines.append(f"  {'domain':<20} {'recommended':>11} {'best run':>9} {'optimum':>8}")
+    for i, d in enumerate(fit.domains):
+        lines.append(f"  {d:<20} {c.weights[i]:>11.4f} {c.best_weights[i]:>9.4f} "
+                     f"{c.optimum[i]:>8.4f}")
+    lines.append(f"best observed run: {runs[c.best_run]} (objective {c.observed_best:.6g}); "
+                 f"budget {budget:g}")
+    lines.append(f"decision ({c.action}): {c.line}")
+    return "\n".join(lines)
+
+
+def add_targets(p) -> None:
+    g = p.add_argument_group("targets (loss:<name> and score:<name> columns)")
+    g.add_argument(
+        "--objective",
+        metavar="COLUMN[=W],...",
+        help="targets to optimize and their weights, e.g. 'score:gsm8k=2,loss:total' or "
+        "'loss:*' (scores are maximized); default: the mean loss:<domain>, else the only target",
+    )
+    g.add_argument(
+        "--candidates",
+        metavar="FILE",
+        help="CSV of mixtures (w:<domain> shares or n:<domain> amounts): the answer is one of "
+        "them or the best observed run (target objectives)",
+    )
+
+
+def objective_for_targets(args) -> bool:
+    """Read the objective of ``run``: a target objective is answered here (True); one of
+    ``loss:<domain>`` columns becomes ``--importance`` weights of the per-domain laws."""
+    from jaxmix.io.pilots import read_pilots
+    from jaxmix.objective import parse_objective
+    from jaxmix.status import InputError
+
+    table = read_pilots(args.pilots)
+    if args.objective is None and all(f"loss:{d}" in table.losses for d in table.domains):
+        objective = None
+    else:
+        objective = parse_objective(args.objective, table.targets(), table.domains)
+    if objective is not None and not objective.is_domain_losses(table.domains):
+        run_targets(args, table, objective)
+        return True
+    if args.candidates:
+        raise InputError("--candidates needs a target objective (--objective with a score: or "
+                         "non-domain loss: column); for loss:<domain> laws use jaxmix predict")
+    if objective is not None:
+        if args.importance:
+            raise InputError("give the weights of loss:<domain> targets with --objective or "
+                             "--importance, not both")
+        w = dict(zip((c[5:] for c in objective.columns), objective.weights))
+        args.importance = [(d, str(w.get(d, 0.0))) for d in table.domains]
+    return False

@@ -1,0 +1,236 @@
+"""The mixture for a target objective: the law's optimum, or a candidate, against the best run.
+
+The target law's objective is convex in the weights (:mod:`jaxmix.laws.targets`); its
+minimizer over the simplex comes from damped Newton on softmax logits, restarted from
+uniform and from the best observed run, then polished by entropic mirror descent until the
+Frank-Wolfe gap certifies it.
+
+The decision is the one of :mod:`jaxmix.optimization.decision`, in the objective's own units:
+each candidate (the path from the best observed run toward the optimum, or the mixtures a
+user gives) has a predicted gain over the best observed run and a grouped-jackknife standard
+error from the fold fits, combined with the law's out-of-fold error in ranking a held-out run
+against the best run (``TargetFit.diff_rmse``); the candidate with the largest lower bound
+``gain - Z * se`` is chosen when that bound is positive, else the best observed run is kept.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmix import aot
+from jaxmix.fitting.newton import minimize
+from jaxmix.fitting.targets import TargetFit
+from jaxmix.laws.targets import objective, predict
+from jaxmix.optimization.decision import MIN_FOLDS, PATH, Z, _p_beats
+from jaxmix.status import Status
+
+COVER_SLACK = 0.05  # the default path stops where a share passes the runs' largest + this
+
+
+class TargetChoice(NamedTuple):
+    """What to train for a target objective, and how sure the runs make it.
+
+    Attributes:
+      action: ``"move"`` (the law's optimum), ``"shrink"`` (part way to it), ``"candidate"``
+        (one of the given mixtures) or ``"keep"`` (the best observed run).
+      weights: ``[K]`` the recommendation; index: its candidate index (-1: keep).
+      best_run: row of the best observed run; best_weights: ``[K]`` its mixture.
+      optimum: ``[K]`` the law's optimum; fw_gap: its relative Frank-Wolfe gap; status.
+      candidates: ``[J, K]``; gain: ``[J]`` predicted objective decrease over the best run
+        (objective units); gain_se: its standard error; p_beats: ``[J]`` P(gain > 0).
+      predicted: ``[T]`` predicted targets at the recommendation; predicted_objective.
+      observed_best: the best run's observed objective.
+      optimum_gain, optimum_gain_se: the law's optimum's predicted gain over the best run.
+      line: one plain sentence.
+    """
+
+    action: str
+    weights: np.ndarray
+    index: int
+    best_run: int
+    best_weights: np.ndarray
+    optimum: np.ndarray
+    fw_gap: float
+    status: int
+    candidates: np.ndarray
+    gain: np.ndarray
+    gain_se: np.ndarray
+    p_beats: np.ndarray
+    predicted: np.ndarray
+    predicted_objective: float
+    observed_best: float
+    optimum_gain: float
+    optimum_gain_se: float
+    line: str
+
+
+GAP_TOL = 1e-10  # Frank-Wolfe gap, relative to 1 + |F|, at which the optimum is certified
+MD_STEPS = 20000  # cap of the mirror-descent polish (each step is one gradient)
+
+
+@jax.jit
+def _optimum(params, signs, coef, starts):
+    """``(weights [K], objective, status, fw_gap)``: damped Newton on softmax logits from
+    each of ``starts [S, K]``, then entropic mirror descent from the best (a face of the
+    simplex, where the logits saturate, stalls Newton but not the multiplicative steps)
+    until the Frank-Wolfe gap is below ``GAP_TOL``; status MAX_STEPS if it never is."""
+    f = lambda w: objective(params, signs, coef, w)  # noqa: E731
+
+    def one(z0):
+        r = minimize(lambda z: f(jax.nn.softmax(z)), z0, max_steps=100, gtol=0.0,
+                     rtol=1e-14, xtol=1e-10)
+        return jax.nn.softmax(r.params), r.value
+
+    w, v = jax.vmap(one)(starts)
+    i = jnp.argmin(jnp.where(jnp.isfinite(v), v, jnp.inf))
+    k = starts.shape[1]
+    w0 = 0.999 * w[i] + 0.001 / k  # off the faces, so every share can grow again
+
+    def gap_of(x):
+        g = jax.grad(f)(x)
+        return g, (g @ x - jnp.min(g)) / (1.0 + jnp.abs(f(x)))
+
+    def cond(c):
+        x, eta, step, gap = c
+        return (gap > GAP_TOL) & (step < MD_STEPS)
+
+    def body(c):
+        x, eta, step, _ = c
+        g, _ = gap_of(x)
+        y = x * jnp.exp(-eta * (g - jnp.min(g)))
+        y = y / jnp.sum(y)
+        ok = f(y) <= f(x)
+        x = jnp.where(ok, y, x)
+        eta = jnp.where(ok, eta * 1.5, eta * 0.5)
+        return x, eta, step + 1, gap_of(x)[1]
+
+    dt = starts.dtype
+    x, _, step, gap = jax.lax.while_loop(
+        cond, body, (w0, jnp.asarray(1.0, dt), jnp.asarray(0), gap_of(w0)[1]))
+    status = jnp.where(gap <= GAP_TOL, Status.SUCCESS, Status.MAX_STEPS).astype(jnp.int32)
+    return x, f(x), status, gap
+
+
+@jax.jit
+def _objectives(params, fold_params, signs, coef, points):
+    """``([J], [F, J], [J, T])``: objective of the full fit and of each fold's fit at
+    ``points [J, K]``, and the full fit's targets there."""
+    full = objective(params, signs, coef, points)
+    folds = jax.vmap(lambda p: objective(p, signs, coef, points))(fold_params)
+    return full, folds, predict(params, signs, points)
+
+
+def _dt(tree):
+    dt = jnp.result_type(float)
+    return jax.tree.map(lambda x: jnp.asarray(x, dt), tree)
+
+
+def solve_targets(fit: TargetFit):
+    """``(weights [K], fw_gap, status)`` of the law's optimum over the simplex."""
+    obj = fit.objective
+    k = len(fit.domains)
+    best = _best_run(fit)
+    start = np.log(np.maximum(fit.weights[best], 1e-3)) if best is not None else np.zeros(k)
+    starts = np.stack([np.zeros(k), start - start.mean()])
+    w, _, status, gap = jax.device_get(aot.call(
+        _optimum, "target_optimum", _dt(fit.params), _dt(obj.signs), _dt(obj.weights),
+        _dt(starts),
+    ))
+    return np.asarray(w, float), float(gap), int(status)
+
+
+def _best_run(fit: TargetFit):
+    """Row of the run with the best observed objective (every target measured), or None."""
+    value = fit.objective.value(np.nan_to_num(fit.values, nan=np.inf))
+    value = np.where(np.all(np.isfinite(fit.values), axis=1), value, np.inf)
+    return int(np.argmin(value)) if np.isfinite(value).any() else None
+
+
+def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetChoice:
+    """Recommend a mixture for the fit's objective (see the module docstring).
+
+    ``candidates [J, K]`` (weights): choose among them and the best observed run instead of
+    the path toward the law's optimum; ``names``: their names, for the sentence.
+    """
+    optimum, gap, status = solve_targets(fit)
+    best = _best_run(fit)
+    if best is None:
+        raise ValueError("no run has every target of the objective measured")
+    ref = fit.weights[best]
+    given = candidates is not None
+    reach = 1.0 if given else covered_fraction(ref, optimum, fit.weights.max(axis=0))
+    cand = (np.asarray(candidates, float) if given
+            else np.stack([ref + reach * t * (optimum - ref) for t in PATH[1:]]))
+    obj = fit.objective
+    pts = np.vstack([ref[None], cand, optimum[None]])
+    f_full, f_folds, pred = (np.asarray(a, float) for a in jax.device_get(aot.call(
+        _objectives, "target_objectives", _dt(fit.params), _dt(fit.fold_params),
+        _dt(obj.signs), _dt(obj.weights), _dt(pts),
+    )))
+    g_all, se_all = _gain_se(f_full, f_folds)
+    if np.isfinite(fit.diff_rmse):  # the fold fits' spread misses the law's own error
+        se_all = np.sqrt(se_all**2 + fit.diff_rmse**2)
+    g, se = g_all[:-1], se_all[:-1]
+    lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
+    j = int(np.argmax(lcb))
+    few = fit.held.shape[0] < MIN_FOLDS
+    index = j if (lcb[j] > 0 and not few) else -1
+    action = ("keep" if index < 0 else "candidate" if given
+              else "shrink" if index < len(PATH) - 2 or reach < 1 else "move")
+    weights = ref if index < 0 else cand[index]
+    p = np.array([_p_beats(a, b) for a, b in zip(g, se)])
+    observed = float(obj.value(fit.values[best]))
+    return TargetChoice(
+        action=action, weights=weights, index=index, best_run=best, best_weights=ref,
+        optimum=optimum, fw_gap=gap, status=status, candidates=cand, gain=g, gain_se=se,
+        p_beats=p, predicted=pred[index + 1], predicted_objective=float(f_full[index + 1]),
+        observed_best=observed, optimum_gain=float(g_all[-1]),
+        optimum_gain_se=float(se_all[-1]),
+        line=_line(action, g, se, index, j, observed, few,
+                   None if names is None or index < 0 else str(names[index])),
+    )
+
+
+def covered_fraction(ref, optimum, top, slack: float = COVER_SLACK) -> float:
+    """Largest ``t`` in [0, 1] such that no share of ``ref + t (optimum - ref)`` passes the
+    runs' largest share of its domain ``top [K]`` by more than ``slack``.
+
+    >>> covered_fraction(np.array([0.5, 0.5]), np.array([1.0, 0.0]), np.array([0.6, 0.7]))
+    0.3
+    """
+    up = optimum - ref
+    room = np.maximum(top + slack - ref, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(up > 1e-12, room / up, np.inf)
+    return round(float(np.clip(t.min(), 0.0, 1.0)), 12)
+
+
+def _gain_se(f_full, f_folds):
+    """Gain of points 1.. over point 0 and its grouped-jackknife standard error."""
+    g = f_full[0] - f_full[1:]
+    gf = f_folds[:, :1] - f_folds[:, 1:]
+    gf = gf[np.all(np.isfinite(gf), axis=1)]
+    nf = len(gf)
+    if nf < 2:
+        return g, np.full_like(g, np.inf)
+    return g, np.sqrt((nf - 1) / nf * np.sum((gf - gf.mean(axis=0)) ** 2, axis=0))
+
+
+def _line(action, g, se, index, j, observed, few, name=None) -> str:
+    rel = lambda x: 100 * x / max(abs(observed), 1e-30)  # noqa: E731
+    if few:
+        return ("keep the best observed run: too few distinct mixtures to tell how certain "
+                "the law's optimum is")
+    if action == "keep":
+        return (f"keep the best observed run: the best alternative is predicted "
+                f"{rel(g[j]):+.2f}% of the objective better (+/- {rel(se[j]):.2f}%), which "
+                "the runs do not support")
+    what = {"move": "the law's optimum",
+            "shrink": "part way toward the law's optimum (as far as the runs cover)",
+            "candidate": f"candidate {name or index + 1}"}[action]
+    return (f"train {what}: predicted {rel(g[index]):+.2f}% of the objective better than the "
+            f"best observed run (+/- {rel(se[index]):.2f}%)")
