@@ -192,14 +192,14 @@ def optimize_kwargs(args) -> dict:
     )
 
 
-def fit_pilots(args):
+def fit_pilots(args, table=None):
     from jaxmix.fitting.api import fit
     from jaxmix.fitting.checks import measured_runs
     from jaxmix.io.pilots import read_pilots
 
     # The runs without losses are left out here, so that every study of the command (the
     # bootstrap, the report) sees the table the fit saw; fit() warns about them.
-    table = read_pilots(args.pilots)
+    table = read_pilots(args.pilots) if table is None else table
     return measured_runs(table)[0], fit(
         table,
         method=args.method,

@@ -148,9 +148,10 @@ def cmd_run(args) -> None:
     if args.pilots is None:
         args.pilots = example_pilots()
         say(args, f"pilots: the shipped example {args.pilots}")
-    if objective_for_targets(args):
+    table = objective_for_targets(args)
+    if table is None:  # a target objective: answered
         return
-    table, result = fit_pilots(args)
+    table, result = fit_pilots(args, table)
     budget = args.budget
     if budget is None:
         from jaxmix.fitting.checks import base_amounts

@@ -97,9 +97,10 @@ def add_targets(p) -> None:
     )
 
 
-def objective_for_targets(args) -> bool:
-    """Read the objective of ``run``: a target objective is answered here (True); one of
-    ``loss:<domain>`` columns becomes ``--importance`` weights of the per-domain laws."""
+def objective_for_targets(args):
+    """Read the table and the objective of ``run``: a target objective is answered here
+    (None); else the table, with an objective of ``loss:<domain>`` columns turned into
+    ``--importance`` weights of the per-domain laws."""
     from jaxmix.io.pilots import read_pilots
     from jaxmix.objective import parse_objective
     from jaxmix.status import InputError
@@ -111,7 +112,7 @@ def objective_for_targets(args) -> bool:
         objective = parse_objective(args.objective, table.targets(), table.domains)
     if objective is not None and not objective.is_domain_losses(table.domains):
         run_targets(args, table, objective)
-        return True
+        return None
     if args.candidates:
         raise InputError("--candidates needs a target objective (--objective with a score: or "
                          "non-domain loss: column); for loss:<domain> laws use jaxmix predict")
@@ -121,4 +122,4 @@ def objective_for_targets(args) -> bool:
                              "--importance, not both")
         w = dict(zip((c[5:] for c in objective.columns), objective.weights))
         args.importance = [(d, str(w.get(d, 0.0))) for d in table.domains]
-    return False
+    return table

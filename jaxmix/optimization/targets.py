@@ -26,7 +26,7 @@ from jaxmix.fitting.newton import minimize
 from jaxmix.fitting.targets import TargetFit
 from jaxmix.laws.targets import objective, predict
 from jaxmix.optimization.decision import MIN_FOLDS, PATH, Z, _p_beats
-from jaxmix.status import Status
+from jaxmix.status import InputError, Status
 
 COVER_SLACK = 0.05  # the default path stops where a share passes the runs' largest + this
 
@@ -159,7 +159,8 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     optimum, gap, status = solve_targets(fit)
     best = _best_run(fit)
     if best is None:
-        raise ValueError("no run has every target of the objective measured")
+        raise InputError("no run has every target of the objective measured",
+                         column=",".join(fit.objective.columns))
     ref = fit.weights[best]
     given = candidates is not None
     reach = 1.0 if given else covered_fraction(ref, optimum, fit.weights.max(axis=0))

@@ -53,9 +53,7 @@ def recommend_targets(
     (True, 1.0)
     """
     if not isinstance(objective, Objective):
-        objective = parse_objective(objective, table.targets())
-        if objective is None:  # pragma: no cover (no domains given: never None)
-            raise InputError("no objective")
+        objective = parse_objective(objective, table.targets())  # no domains: never None
     totals = table.amounts.sum(axis=1)
     warnings = []
     if totals.max() > (1 + BUDGET_RTOL) * totals.min():
