@@ -60,7 +60,8 @@ def cmd_plan(args) -> None:
 
 
 def add_import_parser(sub) -> None:
-    p = sub.add_parser("import", help="pilot table from Trainer logs or a W&B export")
+    p = sub.add_parser("import", help="pilot table from Trainer logs, a W&B export or an "
+                       "Olmix swarm")
     src = p.add_subparsers(dest="source", required=True, parser_class=Parser)
     q = src.add_parser(
         "trainer-state",
@@ -88,6 +89,20 @@ def add_import_parser(sub) -> None:
         x.add_argument(
             "--manifest", required=True, help="CSV of amounts: run,n:<domain>,... (seed)"
         )
+    o = src.add_parser(
+        "olmix",
+        help="an Olmix swarm: its ratios.csv and metrics.csv",
+        description="Each run's amounts are its ratios times --budget; each metric column "
+        "becomes a loss:<metric> target (Olmix's bits per byte), or score:<metric> with "
+        "--as score. The files are joined on their run column.",
+    )
+    o.add_argument("ratios", help="the swarm's ratios CSV (run, one column per domain)")
+    o.add_argument("metrics", help="the swarm's metrics CSV (run, one column per metric)")
+    o.add_argument("--budget", type=float, required=True,
+                   help="tokens (in your unit) each run of the swarm trained on")
+    o.add_argument("--as", dest="kind", choices=("loss", "score"), default="loss",
+                   help="the metrics are losses, lower is better (default), or scores")
+    for x in (q, r, o):
         x.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) to write")
 
 
@@ -95,18 +110,20 @@ def cmd_import(args) -> None:
     import numpy as np
 
     from jaxmix.io.importers import import_trainer_state, import_wandb
+    from jaxmix.io.olmix import import_olmix
     from jaxmix.io.pilots import write_pilots
 
     check_output(args.output)
     if args.source == "trainer-state":
         table = import_trainer_state(args.folder, args.manifest)
+    elif args.source == "olmix":
+        table = import_olmix(args.ratios, args.metrics, args.budget, args.kind)
     else:
         columns = dict(args.loss_column) if args.loss_column else None
         table = import_wandb(args.export, args.manifest, args.run_column, columns)
     write_pilots(table, args.output)
-    missing = sum(int(np.isnan(v).sum()) for v in table.losses.values())
-    say(
-        args,
-        f"wrote {len(table.runs)} pilot runs ({', '.join('loss:' + n for n in table.losses)}; "
-        f"{missing} empty cells) to {args.output}",
-    )
+    targets = table.targets()
+    missing = sum(int(np.isnan(v).sum()) for v in targets.values())
+    shown = ", ".join(list(targets)[:4]) + (f", ... ({len(targets)})" if len(targets) > 4 else "")
+    say(args, f"wrote {len(table.runs)} pilot runs ({shown}; {missing} empty cells) to "
+        f"{args.output}")
