@@ -170,10 +170,26 @@ def test_decision_moves_on_a_clear_signal_and_beats_the_best_run():
     assert c.action in ("move", "shrink") and c.index >= 0
     assert truth(c.weights) > truth(table.amounts / table.amounts.sum(1, keepdims=True)).max()
     np.testing.assert_allclose(c.weights.sum(), 1.0)
-    cands = rng.dirichlet(np.full(K, 0.3), 100)
+    # random swarm mixtures rarely beat the best of 48 runs; the path's point does
+    cands = np.vstack([rng.dirichlet(np.full(K, 0.3), 100), c.weights])
     picked = recommend_targets(table, "score:avg", candidates=cands).choice
-    assert picked.action == "candidate"
-    assert truth(picked.weights) >= np.quantile(truth(cands), 0.9)
+    assert picked.action == "candidate" and picked.covered[picked.index]
+    assert truth(picked.weights) > truth(c.best_weights)
+    assert truth(picked.weights) >= np.quantile(truth(cands[picked.covered]), 0.9)
+
+
+def test_decision_never_chooses_a_candidate_beyond_the_runs_shares():
+    """The truly best mixture, a vertex, has a share far beyond every run's: the law predicts
+    it best, but the decision takes the covered candidate and says why."""
+    table, truth, _ = _swarm(noise=0.001)
+    path = recommend_targets(table, "score:avg").choice.weights
+    vertex = np.eye(K)[np.argmax([truth(np.eye(K)[j]) for j in range(K)])]
+    assert truth(vertex) > truth(path)
+    c = recommend_targets(table, "score:avg", candidates=np.stack([vertex, path])).choice
+    assert c.covered.tolist() == [False, True] and c.gain[0] > c.gain[1]
+    assert c.index == 1 and "1 of 2 candidates have a share beyond" in c.line
+    only = recommend_targets(table, "score:avg", candidates=vertex[None]).choice
+    assert only.action == "keep" and "every candidate has a share beyond" in only.line
 
 
 def test_decision_keeps_the_best_run_when_the_targets_are_noise():

@@ -40,6 +40,7 @@ def target_mixture_dict(rec, runs, budget: float) -> dict:
             "gain": None if c.index < 0 else float(c.gain[j]),
             "gain_se": None if c.index < 0 else float(c.gain_se[j]),
             "p_beats_best_run": None if c.index < 0 else float(c.p_beats[j]),
+            "candidates_beyond_the_runs": int(np.sum(~np.asarray(c.covered))),
             "optimum_gain": c.optimum_gain,
             "optimum_gain_se": c.optimum_gain_se,
         },

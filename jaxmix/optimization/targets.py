@@ -11,6 +11,10 @@ user gives) has a predicted gain over the best observed run and a grouped-jackkn
 error from the fold fits, combined with the law's out-of-fold error in ranking a held-out run
 against the best run (``TargetFit.diff_rmse``); the candidate with the largest lower bound
 ``gain - Z * se`` is chosen when that bound is positive, else the best observed run is kept.
+A candidate with a share beyond the runs' largest share of its domain (plus ``COVER_SLACK``)
+is an extrapolation the runs cannot check: its gain is reported but it is never chosen (on
+Olmix's swarms the law's best candidate is most often such an extreme mixture, and worse than
+the best run).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from jaxmix.laws.targets import objective, predict
 from jaxmix.optimization.decision import MIN_FOLDS, PATH, Z, _p_beats
 from jaxmix.status import InputError, Status
 
-COVER_SLACK = 0.05  # the default path stops where a share passes the runs' largest + this
+COVER_SLACK = 0.05  # no choice has a share above the runs' largest share + this
 
 
 class TargetChoice(NamedTuple):
@@ -42,6 +46,8 @@ class TargetChoice(NamedTuple):
       optimum: ``[K]`` the law's optimum; fw_gap: its relative Frank-Wolfe gap; status.
       candidates: ``[J, K]``; gain: ``[J]`` predicted objective decrease over the best run
         (objective units); gain_se: its standard error; p_beats: ``[J]`` P(gain > 0).
+      covered: ``[J]`` bool, no share of the candidate passes the runs' largest share of its
+        domain by more than ``COVER_SLACK`` (only covered candidates can be chosen).
       predicted: ``[T]`` predicted targets at the recommendation; predicted_objective.
       observed_best: the best run's observed objective.
       optimum_gain, optimum_gain_se: the law's optimum's predicted gain over the best run.
@@ -60,6 +66,7 @@ class TargetChoice(NamedTuple):
     gain: np.ndarray
     gain_se: np.ndarray
     p_beats: np.ndarray
+    covered: np.ndarray
     predicted: np.ndarray
     predicted_objective: float
     observed_best: float
@@ -176,7 +183,9 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     if np.isfinite(fit.diff_rmse):  # the fold fits' spread misses the law's own error
         se_all = np.sqrt(se_all**2 + fit.diff_rmse**2)
     g, se = g_all[:-1], se_all[:-1]
-    lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
+    top = fit.weights.max(axis=0)
+    covered = np.all(cand <= top + COVER_SLACK + 1e-9, axis=1)
+    lcb = np.where(np.isfinite(g) & covered, g - z * se, -np.inf)
     j = int(np.argmax(lcb))
     few = fit.held.shape[0] < MIN_FOLDS
     index = j if (lcb[j] > 0 and not few) else -1
@@ -188,11 +197,13 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     return TargetChoice(
         action=action, weights=weights, index=index, best_run=best, best_weights=ref,
         optimum=optimum, fw_gap=gap, status=status, candidates=cand, gain=g, gain_se=se,
-        p_beats=p, predicted=pred[index + 1], predicted_objective=float(f_full[index + 1]),
+        p_beats=p, covered=covered, predicted=pred[index + 1],
+        predicted_objective=float(f_full[index + 1]),
         observed_best=observed, optimum_gain=float(g_all[-1]),
         optimum_gain_se=float(se_all[-1]),
         line=_line(action, g, se, index, j, observed, few,
-                   None if names is None or index < 0 else str(names[index])),
+                   None if names is None or index < 0 else str(names[index]),
+                   int(np.sum(~covered))),
     )
 
 
@@ -221,17 +232,23 @@ def _gain_se(f_full, f_folds):
     return g, np.sqrt((nf - 1) / nf * np.sum((gf - gf.mean(axis=0)) ** 2, axis=0))
 
 
-def _line(action, g, se, index, j, observed, few, name=None) -> str:
+def _line(action, g, se, index, j, observed, few, name=None, outside=0) -> str:
     rel = lambda x: 100 * x / max(abs(observed), 1e-30)  # noqa: E731
     if few:
         return ("keep the best observed run: too few distinct mixtures to tell how certain "
                 "the law's optimum is")
+    beyond = (f"{outside} of {len(g)} candidates have a share beyond the runs' largest "
+              f"(+{COVER_SLACK:g}), where the law is unchecked")
+    if outside == len(g):
+        return ("keep the best observed run: every candidate has a share beyond the runs' "
+                f"largest (+{COVER_SLACK:g}), where the law is unchecked")
+    note = f"; {beyond} and were not chosen" if outside else ""
     if action == "keep":
         return (f"keep the best observed run: the best alternative is predicted "
                 f"{rel(g[j]):+.2f}% of the objective better (+/- {rel(se[j]):.2f}%), which "
-                "the runs do not support")
+                f"the runs do not support{note}")
     what = {"move": "the law's optimum",
             "shrink": "part way toward the law's optimum (as far as the runs cover)",
             "candidate": f"candidate {name or index + 1}"}[action]
     return (f"train {what}: predicted {rel(g[index]):+.2f}% of the objective better than the "
-            f"best observed run (+/- {rel(se[index]):.2f}%)")
+            f"best observed run (+/- {rel(se[index]):.2f}%){note}")
