@@ -22,7 +22,8 @@ from jaxmix.cli.common import (
     warn,
 )
 from jaxmix.cli.report import check_report_folder, report_to_folder
-from jaxmix.cli.targets import add_targets, objective_for_targets
+from jaxmix.cli.targetfit import optimize_target_fit, read_any_fit, write_target_fit_cmd
+from jaxmix.cli.targets import add_candidates, add_targets, objective_for_targets
 from jaxmix.io.export import FORMATS
 
 
@@ -31,6 +32,7 @@ def add_fit_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit the loss model to pilot results")
     p.add_argument("pilots", help="pilot table (CSV or JSON)")
     add_fit_options(p)
+    add_targets(p, candidates=False)
     p.add_argument("-o", "--output", required=True, help="fit JSON to write")
 
 
@@ -40,6 +42,7 @@ def add_optimize_parser(sub) -> None:
     p.add_argument("fit", help="fit JSON (from `jaxmix fit` or written by hand)")
     p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
     add_constraints(p)
+    add_candidates(p.add_argument_group("target fits (jaxmix fit --objective)"))
     add_repetition(p)
     p.add_argument(
         "-o", "--output", help="mixture JSON to write; stdout when absent (the table: stderr)"
@@ -104,20 +107,30 @@ def cmd_fit(args) -> None:
     from jaxmix.report.text import format_fit
 
     check_output(args.output)
-    _, result = fit_pilots(args)
+    table = objective_for_targets(args, answer=write_target_fit_cmd)
+    if table is None:  # a target objective: its fit file is written
+        return
+    _, result = fit_pilots(args, table)
     write_fit(result, args.output)
     warn(args, result.warnings)
     say(args, format_fit(result))
 
 
 def cmd_optimize(args) -> None:
-    from jaxmix.io.fitfile import read_fit
     from jaxmix.io.mixturefile import mixture_json, write_mixture
     from jaxmix.optimization.api import optimize
     from jaxmix.report.text import format_mixture
 
     check_output(args.output)
-    result = read_fit(args.fit)
+    result, runs = read_any_fit(args.fit)
+    if runs is not None:  # a target fit file
+        optimize_target_fit(args, result, runs)
+        return
+    if getattr(args, "candidates", None):
+        from jaxmix.status import InputError
+
+        raise InputError("--candidates needs a target fit (jaxmix fit --objective); for "
+                         "loss:<domain> laws use jaxmix predict")
     mix = optimize(
         result,
         args.budget,

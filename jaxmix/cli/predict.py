@@ -28,14 +28,16 @@ def add_predict_parser(sub) -> None:
 
 
 def cmd_predict(args) -> None:
-    from jaxmix.io.atomic import write_atomic
-    from jaxmix.io.fitfile import read_fit
+    from jaxmix.cli.targetfit import predict_target_fit, read_any_fit
     from jaxmix.io.mixtures_csv import predictions_csv, read_mixture_table
     from jaxmix.status import InputError
     from jaxmix.study.predictions import predict_mixtures
 
     check_output(args.output)
-    fit = read_fit(args.fit)
+    fit, runs = read_any_fit(args.fit)
+    if runs is not None:  # a target fit: the objective and the shares are all it needs
+        _write_or_print(args, predict_target_fit(args, fit))
+        return
     names, weights, budgets = read_mixture_table(args.mixtures, fit.domains)
     if budgets is None and args.budget is None:
         raise InputError(f"--budget: needed for the w: shares of {args.mixtures}")
@@ -48,7 +50,12 @@ def cmd_predict(args) -> None:
         importance=collect_pairs(args.importance, "--importance"),
         level=args.level,
     )
-    text = predictions_csv(names, out)
+    _write_or_print(args, predictions_csv(names, out))
+
+
+def _write_or_print(args, text: str) -> None:
+    from jaxmix.io.atomic import write_atomic
+
     if args.output:
         write_atomic(args.output, text)
     else:

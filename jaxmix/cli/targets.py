@@ -12,7 +12,7 @@ from jaxmix.cli.common import say, warn
 
 # Options of the per-domain laws that the target law does not take (yet): refused up front.
 _UNSUPPORTED = (
-    ("bootstrap", "--bootstrap"), ("fit_output", "--fit-output"), ("report", "--report"),
+    ("bootstrap", "--bootstrap"), ("report", "--report"),
     ("law", "--law"), ("target", "--target"), ("importance", "--importance"),
     ("min_weight", "--min-weight"), ("max_weight", "--max-weight"), ("fix", "--fix"),
     ("available", "--available"), ("repetition", "--repetition"),
@@ -27,7 +27,8 @@ def check_target_flags(args) -> None:
         if getattr(args, attr, None):
             raise InputError(
                 f"{flag} is not available with a target objective (--objective "
-                f"{args.objective or 'the only target'}); it applies to loss:<domain> laws"
+                f"{getattr(args, 'objective', None) or 'the only target'}); it applies to "
+                "loss:<domain> laws"
             )
     if getattr(args, "method", None) == "reference":
         raise InputError("--method reference needs the 1+4K design of one loss column; a "
@@ -46,6 +47,10 @@ def run_targets(args, table, objective) -> None:
     rec = recommend_targets(table, objective, candidates, seed=args.seed, names=names)
     budget = args.budget if args.budget is not None else rec.fit.budget
     extra = {"fit_pilots": str(args.pilots)}
+    if getattr(args, "fit_output", None):
+        from jaxmix.io.targetfitfile import write_target_fit
+
+        write_target_fit(rec.fit, table.runs, args.fit_output, rec.warnings)
     if args.output:
         write_target_mixture(rec, table.runs, budget, args.output, extra)
     elif args.quiet:
@@ -60,16 +65,7 @@ def run_targets(args, table, objective) -> None:
 def format_targets(rec, runs, budget: float, show: int = 8) -> str:
     """The recommendation as terminal text: the fit per target, the mixtures, the decision."""
     fit, c = rec.fit, rec.choice
-    cols = fit.objective.columns
-    lines = [f"target law (mixing_law per target) on {len(runs)} runs, objective "
-             f"{fit.objective.spec()}"]
-    lines.append(f"  {'target':<28} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
-    for j in range(min(len(cols), show)):
-        st = "converged" if int(fit.status[j]) == 0 else f"status {int(fit.status[j])}"
-        lines.append(f"  {cols[j]:<28} {fit.cv_rmse[j]:>16.4g} {fit.ridge[j]:>7g}  {st}")
-    if len(cols) > show:
-        ok = int(np.sum(fit.status == 0))
-        lines.append(f"  ... {len(cols) - show} more targets ({ok}/{len(cols)} converged)")
+    lines = format_fit_lines(fit, len(runs), show)
     lines.append("")
     lines.append(f"  {'domain':<20} {'recommended':>11} {'best run':>9} {'optimum':>8}")
     for i, d in enumerate(fit.domains):
@@ -81,7 +77,23 @@ def format_targets(rec, runs, budget: float, show: int = 8) -> str:
     return "\n".join(lines)
 
 
-def add_targets(p) -> None:
+def format_fit_lines(fit, n_runs: int, show: int = 8) -> list:
+    """The target fit as lines of terminal text: per target its out-of-fold error."""
+    cols = fit.objective.columns
+    lines = [f"target law (mixing_law per target) on {n_runs} runs, objective "
+             f"{fit.objective.spec()}"]
+    lines.append(f"  {'target':<28} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
+    for j in range(min(len(cols), show)):
+        st = "converged" if int(fit.status[j]) == 0 else f"status {int(fit.status[j])}"
+        lines.append(f"  {cols[j]:<28} {fit.cv_rmse[j]:>16.4g} {fit.ridge[j]:>7g}  {st}")
+    if len(cols) > show:
+        ok = int(np.sum(fit.status == 0))
+        lines.append(f"  ... {len(cols) - show} more targets ({ok}/{len(cols)} converged)")
+    return lines
+
+
+def add_targets(p, candidates: bool = True) -> None:
+    """``--objective`` (and ``--candidates`` unless ``candidates`` is False)."""
     g = p.add_argument_group("targets (loss:<name> and score:<name> columns)")
     g.add_argument(
         "--objective",
@@ -89,6 +101,11 @@ def add_targets(p) -> None:
         help="targets to optimize and their weights, e.g. 'score:gsm8k=2,loss:total' or "
         "'loss:*' (scores are maximized); default: the mean loss:<domain>, else the only target",
     )
+    if candidates:
+        add_candidates(g)
+
+
+def add_candidates(g) -> None:
     g.add_argument(
         "--candidates",
         metavar="FILE",
@@ -97,10 +114,11 @@ def add_targets(p) -> None:
     )
 
 
-def objective_for_targets(args):
-    """Read the table and the objective of ``run``: a target objective is answered here
-    (None); else the table, with an objective of ``loss:<domain>`` columns turned into
-    ``--importance`` weights of the per-domain laws."""
+def objective_for_targets(args, answer=None):
+    """Read the table and the objective of ``run`` (or ``fit``): a target objective is
+    answered here by ``answer(args, table, objective)`` (default :func:`run_targets`) and
+    None is returned; else the table, with an objective of ``loss:<domain>`` columns turned
+    into ``--importance`` weights of the per-domain laws."""
     from jaxmix.io.pilots import read_pilots
     from jaxmix.objective import parse_objective
     from jaxmix.status import InputError
@@ -111,13 +129,13 @@ def objective_for_targets(args):
     else:
         objective = parse_objective(args.objective, table.targets(), table.domains)
     if objective is not None and not objective.is_domain_losses(table.domains):
-        run_targets(args, table, objective)
+        (answer or run_targets)(args, table, objective)
         return None
-    if args.candidates:
+    if getattr(args, "candidates", None):
         raise InputError("--candidates needs a target objective (--objective with a score: or "
                          "non-domain loss: column); for loss:<domain> laws use jaxmix predict")
     if objective is not None:
-        if args.importance:
+        if getattr(args, "importance", None):
             raise InputError("give the weights of loss:<domain> targets with --objective or "
                              "--importance, not both")
         w = dict(zip((c[5:] for c in objective.columns), objective.weights))

@@ -43,6 +43,7 @@ class TargetFit(NamedTuple):
       budget: the runs' median total amount.
       diff_rmse: out-of-fold RMSE of the predicted objective difference between a held-out
         run and the best observed run (objective units): how well the law ranks runs.
+      objective_rmse: out-of-fold RMSE of the predicted objective of a held-out run.
     """
 
     domains: tuple
@@ -58,6 +59,7 @@ class TargetFit(NamedTuple):
     values: np.ndarray
     budget: float
     diff_rmse: float
+    objective_rmse: float
 
 
 def _one_fit(props, y, w, s, ridge):
@@ -172,6 +174,7 @@ def fit_targets(table: PilotTable, objective: Objective, seed: int = 0) -> Targe
         values=y,
         budget=float(np.median(table.amounts.sum(axis=1))),
         diff_rmse=_difference_rmse(objective, held_pred[1:], y, held),
+        objective_rmse=_objective_rmse(objective, held_pred[1:], y, held),
     )
 
 
@@ -185,6 +188,13 @@ def _difference_rmse(objective: Objective, pred, y, held) -> float:
     f_pred = objective.value(pred)  # [F, R]
     err = (f_pred[:, best : best + 1] - f_pred) - (f_obs[best] - f_obs)[None]
     use = held & np.isfinite(err) & (np.arange(len(f_obs)) != best)[None]
+    return float(np.sqrt(np.mean(err[use] ** 2))) if use.any() else float("nan")
+
+
+def _objective_rmse(objective: Objective, pred, y, held) -> float:
+    """Out-of-fold RMSE of the objective of held-out runs (``pred [F, R, T]``)."""
+    err = objective.value(pred) - objective.value(np.where(np.isfinite(y), y, np.nan))[None]
+    use = held & np.isfinite(err)
     return float(np.sqrt(np.mean(err[use] ** 2))) if use.any() else float("nan")
 
 

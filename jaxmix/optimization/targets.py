@@ -124,11 +124,43 @@ def _optimum(params, signs, coef, starts):
 
 @jax.jit
 def _objectives(params, fold_params, signs, coef, points):
-    """``([J], [F, J], [J, T])``: objective of the full fit and of each fold's fit at
-    ``points [J, K]``, and the full fit's targets there."""
+    """``([J], [F, J], [J, T], [F, J, T])``: objective of the full fit and of each fold's
+    fit at ``points [J, K]``, and their targets there."""
     full = objective(params, signs, coef, points)
     folds = jax.vmap(lambda p: objective(p, signs, coef, points))(fold_params)
-    return full, folds, predict(params, signs, points)
+    fold_targets = jax.vmap(lambda p: predict(p, signs, points))(fold_params)
+    return full, folds, predict(params, signs, points), fold_targets
+
+
+def evaluate(fit: TargetFit, points):
+    """``(objective [J], fold objectives [F, J], targets [J, T], fold targets [F, J, T])`` of
+    the fit at mixtures ``points [J, K]``."""
+    obj = fit.objective
+    return tuple(np.asarray(a, float) for a in jax.device_get(aot.call(
+        _objectives, "target_objectives", _dt(fit.params), _dt(fit.fold_params),
+        _dt(obj.signs), _dt(obj.weights), _dt(np.asarray(points, float)),
+    )))
+
+
+def gains(fit: TargetFit, f_full, f_folds):
+    """``(gain [J - 1], se [J - 1])`` of points 1.. over point 0 (the best run): the grouped
+    jackknife of the fold fits combined with the law's out-of-fold ranking error."""
+    g, se = _gain_se(f_full, f_folds)
+    if np.isfinite(fit.diff_rmse):  # the fold fits' spread misses the law's own error
+        se = np.sqrt(se**2 + fit.diff_rmse**2)
+    return g, se
+
+
+def p_beats(gain, se) -> np.ndarray:
+    """``[J]`` P(gain > 0) of each ``gain [J]`` under a normal with standard error ``se``."""
+    return np.array([_p_beats(a, b) for a, b in zip(gain, se)])
+
+
+def covered_by_runs(fit: TargetFit, points) -> np.ndarray:
+    """``[J]`` whether no share of ``points [J, K]`` passes the runs' largest share of its
+    domain by more than ``COVER_SLACK``."""
+    top = fit.weights.max(axis=0)
+    return np.all(np.asarray(points) <= top + COVER_SLACK + 1e-9, axis=1)
 
 
 def _dt(tree):
@@ -140,7 +172,7 @@ def solve_targets(fit: TargetFit):
     """``(weights [K], fw_gap, status)`` of the law's optimum over the simplex."""
     obj = fit.objective
     k = len(fit.domains)
-    best = _best_run(fit)
+    best = best_run(fit)
     start = np.log(np.maximum(fit.weights[best], 1e-3)) if best is not None else np.zeros(k)
     starts = np.stack([np.zeros(k), start - start.mean()])
     w, _, status, gap = jax.device_get(aot.call(
@@ -150,7 +182,7 @@ def solve_targets(fit: TargetFit):
     return np.asarray(w, float), float(gap), int(status)
 
 
-def _best_run(fit: TargetFit):
+def best_run(fit: TargetFit):
     """Row of the run with the best observed objective (every target measured), or None."""
     value = fit.objective.value(np.nan_to_num(fit.values, nan=np.inf))
     value = np.where(np.all(np.isfinite(fit.values), axis=1), value, np.inf)
@@ -164,7 +196,7 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     the path toward the law's optimum; ``names``: their names, for the sentence.
     """
     optimum, gap, status = solve_targets(fit)
-    best = _best_run(fit)
+    best = best_run(fit)
     if best is None:
         raise InputError("no run has every target of the objective measured",
                          column=",".join(fit.objective.columns))
@@ -174,17 +206,10 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     cand = (np.asarray(candidates, float) if given
             else np.stack([ref + reach * t * (optimum - ref) for t in PATH[1:]]))
     obj = fit.objective
-    pts = np.vstack([ref[None], cand, optimum[None]])
-    f_full, f_folds, pred = (np.asarray(a, float) for a in jax.device_get(aot.call(
-        _objectives, "target_objectives", _dt(fit.params), _dt(fit.fold_params),
-        _dt(obj.signs), _dt(obj.weights), _dt(pts),
-    )))
-    g_all, se_all = _gain_se(f_full, f_folds)
-    if np.isfinite(fit.diff_rmse):  # the fold fits' spread misses the law's own error
-        se_all = np.sqrt(se_all**2 + fit.diff_rmse**2)
+    f_full, f_folds, pred, _ = evaluate(fit, np.vstack([ref[None], cand, optimum[None]]))
+    g_all, se_all = gains(fit, f_full, f_folds)
     g, se = g_all[:-1], se_all[:-1]
-    top = fit.weights.max(axis=0)
-    covered = np.all(cand <= top + COVER_SLACK + 1e-9, axis=1)
+    covered = covered_by_runs(fit, cand)
     lcb = np.where(np.isfinite(g) & covered, g - z * se, -np.inf)
     j = int(np.argmax(lcb))
     few = fit.held.shape[0] < MIN_FOLDS
@@ -192,7 +217,7 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     action = ("keep" if index < 0 else "candidate" if given
               else "shrink" if index < len(PATH) - 2 or reach < 1 else "move")
     weights = ref if index < 0 else cand[index]
-    p = np.array([_p_beats(a, b) for a, b in zip(g, se)])
+    p = p_beats(g, se)
     observed = float(obj.value(fit.values[best]))
     return TargetChoice(
         action=action, weights=weights, index=index, best_run=best, best_weights=ref,
@@ -223,13 +248,18 @@ def covered_fraction(ref, optimum, top, slack: float = COVER_SLACK) -> float:
 
 def _gain_se(f_full, f_folds):
     """Gain of points 1.. over point 0 and its grouped-jackknife standard error."""
-    g = f_full[0] - f_full[1:]
-    gf = f_folds[:, :1] - f_folds[:, 1:]
-    gf = gf[np.all(np.isfinite(gf), axis=1)]
-    nf = len(gf)
+    return f_full[0] - f_full[1:], jackknife_se(f_folds[:, :1] - f_folds[:, 1:])
+
+
+def jackknife_se(values) -> np.ndarray:
+    """``[...]`` grouped-jackknife standard error of the fold fits' ``values [F, ...]`` (folds
+    with a non-finite value are dropped; inf with fewer than 2 left)."""
+    v = np.asarray(values, float)
+    v = v[np.all(np.isfinite(v.reshape(len(v), -1)), axis=1)]
+    nf = len(v)
     if nf < 2:
-        return g, np.full_like(g, np.inf)
-    return g, np.sqrt((nf - 1) / nf * np.sum((gf - gf.mean(axis=0)) ** 2, axis=0))
+        return np.full(np.shape(values)[1:], np.inf)
+    return np.sqrt((nf - 1) / nf * np.sum((v - v.mean(axis=0)) ** 2, axis=0))
 
 
 def _line(action, g, se, index, j, observed, few, name=None, outside=0) -> str:

@@ -7,13 +7,23 @@ candidate mixtures) and the best observed run (:mod:`jaxmix.optimization.targets
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
 
 from jaxmix.fitting.targets import TargetFit, describe_status, fit_targets
 from jaxmix.objective import Objective, parse_objective
-from jaxmix.optimization.targets import TargetChoice, choose
+from jaxmix.optimization.targets import (
+    TargetChoice,
+    best_run,
+    choose,
+    covered_by_runs,
+    evaluate,
+    gains,
+    jackknife_se,
+    p_beats,
+)
 from jaxmix.status import InputError
 from jaxmix.table import PilotTable
 
@@ -76,3 +86,66 @@ def recommend_targets(
         warnings.append(f"the law's optimum is not certified (Frank-Wolfe gap {choice.fw_gap:.1e} "
                         "after the step cap)")
     return TargetRecommendation(fit, choice, tuple(warnings))
+
+
+class TargetPredictions(NamedTuple):
+    """A target fit's predictions at given mixtures (``J`` mixtures, ``T`` targets).
+
+    Attributes:
+      columns: the ``T`` target columns; level: the intervals' level; weights: ``[J, K]``.
+      predicted: ``[J, T]``; predicted_interval: ``[J, T, 2]`` (the fold fits' spread and the
+        target's out-of-fold error); objective: ``[J]``; objective_interval: ``[J, 2]``.
+      gain: ``[J]`` predicted objective decrease over the best observed run; gain_se: its
+        standard error (as the decision uses it); p_beats: ``[J]`` P(gain > 0).
+      covered: ``[J]`` no share beyond the runs' largest (+``COVER_SLACK``).
+    """
+
+    columns: tuple
+    level: float
+    weights: np.ndarray
+    predicted: np.ndarray
+    predicted_interval: np.ndarray
+    objective: np.ndarray
+    objective_interval: np.ndarray
+    gain: np.ndarray
+    gain_se: np.ndarray
+    p_beats: np.ndarray
+    covered: np.ndarray
+
+
+def predict_targets(fit: TargetFit, weights, level: float = 0.9) -> TargetPredictions:
+    """Predicted targets and objective of a target fit at mixtures ``weights [J, K]``.
+
+    >>> rng = np.random.default_rng(1)
+    >>> w = rng.dirichlet(np.ones(3), 20)
+    >>> acc = 0.7 - 0.4 * np.exp(-3.0 * w[:, 2]) + 0.002 * rng.standard_normal(20)
+    >>> t = PilotTable(("a", "b", "c"), tuple(map(str, range(20))), 1e6 * w, {},
+    ...                scores={"acc": acc})
+    >>> fit = fit_targets(t, parse_objective("score:acc", t.targets()))
+    >>> p = predict_targets(fit, [[0.2, 0.2, 0.6], [0.9, 0.1, 0.0]])
+    >>> bool(p.predicted[0, 0] > p.predicted[1, 0]), p.predicted_interval.shape
+    (True, (2, 1, 2))
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level}")
+    w = np.atleast_2d(np.asarray(weights, float))
+    k = len(fit.domains)
+    if w.shape[1] != k:
+        raise InputError(f"weights: {w.shape[1]} columns for {k} domains")
+    if np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1) > 1e-6):
+        raise InputError("weights: every mixture needs shares >= 0 that sum to 1")
+    ref = fit.weights[best_run(fit)]
+    f_full, f_folds, pred, pred_folds = evaluate(fit, np.vstack([ref[None], w]))
+    g, se = gains(fit, f_full, f_folds)
+    q = NormalDist().inv_cdf(0.5 + level / 2)
+    half = q * np.sqrt(jackknife_se(pred_folds[:, 1:]) ** 2 + fit.cv_rmse**2)
+    err = fit.objective_rmse if np.isfinite(fit.objective_rmse) else 0.0
+    half_obj = q * np.sqrt(jackknife_se(f_folds[:, 1:]) ** 2 + err**2)
+    obj = f_full[1:]
+    return TargetPredictions(
+        columns=fit.objective.columns, level=level, weights=w, predicted=pred[1:],
+        predicted_interval=np.stack([pred[1:] - half, pred[1:] + half], axis=-1),
+        objective=obj, objective_interval=np.stack([obj - half_obj, obj + half_obj], axis=-1),
+        gain=g, gain_se=se, p_beats=p_beats(g, se),
+        covered=covered_by_runs(fit, w),
+    )
