@@ -160,3 +160,50 @@ def test_cli_target_fit_errors_are_one_line(capsys, files, argv, message):
     argv = [a.format(fit=fit_file, cands=cands, pdfit=pd_fit) for a in argv]
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_validate_targets_beats_the_mean_on_signal_and_not_on_noise():
+    from jaxmix.study.target_studies import validate_targets
+
+    table, _, _ = _swarm(noise=0.001)
+    v = validate_targets(table, "score:avg")
+    assert v.better and v.rank_corr > 0.8 and v.law_rmse[0] < 0.3 * v.mean_rmse[0]
+    noise, _, _ = _swarm(noise=0.02, signal=0.0)
+    w = validate_targets(noise, "score:avg")
+    assert not w.better and abs(w.rank_corr) < 0.5
+
+
+def test_next_targets_never_repeats_the_best_run_and_stays_covered(swarm):
+    from jaxmix.study.target_studies import propose_targets
+
+    table, truth, fit, cands = swarm
+    p = propose_targets(table, 1e6, runs=3, objective="score:avg")
+    assert p.table.runs == ("next1", "next2", "next3") and p.weights.shape == (3, K)
+    np.testing.assert_allclose(p.weights.sum(axis=1), 1.0)
+    best = fit.weights[int(np.argmax(table.scores["avg"]))]
+    assert np.all(np.linalg.norm(p.weights - best, axis=1) > 1e-9)
+    assert np.all(p.weights <= fit.weights.max(axis=0) + 0.05 + 1e-9)
+    assert truth(p.weights[0]) > truth(best)  # a clear signal: the first run improves
+    assert np.all(np.isnan(p.table.scores["avg"]))
+    c = propose_targets(table, 1e6, runs=2, objective="score:avg", candidates=cands)
+    assert all(any(np.allclose(w, x) for x in cands) for w in c.weights)
+
+
+def test_cli_validate_and_next_on_a_score_swarm(capsys, files):
+    tmp, pilots, cands = files
+    out = tmp / "v.json"
+    code, text, err = run(capsys, "validate", pilots, "-o", out)
+    assert code == 0, err
+    v = json.loads(out.read_text())
+    assert v["law_beats_the_mean"] is True and v["objective_spec"] == "score:avg=1"
+    nxt = tmp / "next.csv"
+    code, text, err = run(capsys, "next", pilots, "--budget", "1e6", "--runs", "2",
+                          "--candidates", cands, "-o", nxt)
+    assert code == 0, err and "wrote 2 runs" in text
+    from jaxmix.io.pilots import read_pilots
+
+    t = read_pilots(nxt)
+    assert t.runs == ("next1", "next2") and "avg" in t.scores
+    code, _, err = run(capsys, "next", pilots, "--budget", "1e6", "--min-weight", "src0=0.1",
+                       "-o", tmp / "n2.csv")
+    assert code == 2 and "--min-weight is not available" in err

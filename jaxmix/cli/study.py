@@ -13,6 +13,7 @@ from jaxmix.cli.common import (
     table_out,
     write_or_print,
 )
+from jaxmix.cli.targets import add_targets
 
 
 def add_next_parser(sub) -> None:
@@ -40,6 +41,7 @@ def add_next_parser(sub) -> None:
     )
     add_fit_options(p)
     add_constraints(p)
+    add_targets(p, candidates=False)
     p.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) of the runs")
 
 
@@ -48,6 +50,7 @@ def add_validate_parser(sub) -> None:
     p = sub.add_parser("validate", help="cross-validate law families on pilot results")
     p.add_argument("pilots", help="pilot table with loss:<domain> columns")
     p.add_argument("--laws", help="comma-separated law names (default: all registered laws)")
+    add_targets(p, candidates=False)
     p.add_argument("--folds", type=int, default=5, help="k of the k-fold split (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the k-fold split (default 0)")
     p.add_argument("-o", "--output", help="validation JSON to write")
@@ -78,7 +81,7 @@ def add_pareto_parser(sub) -> None:
 
 
 def cmd_next(args) -> None:
-    from jaxmix.io.pilots import read_pilots, write_pilots
+    from jaxmix.io.pilots import write_pilots
     from jaxmix.report.text import table
     from jaxmix.status import InputError
     from jaxmix.study.propose import propose
@@ -86,7 +89,11 @@ def cmd_next(args) -> None:
     check_output(args.output)
     if args.resamples < 2:
         raise InputError(f"--resamples must be >= 2, got {args.resamples}")
-    pilots = read_pilots(args.pilots)
+    from jaxmix.cli.targets import next_targets_cmd, objective_for_targets
+
+    pilots = objective_for_targets(args, answer=next_targets_cmd, candidates_ok=True)
+    if pilots is None:  # a target objective: proposed
+        return
     candidates = None
     if args.candidates:
         from jaxmix.io.mixtures_csv import read_mixture_table
@@ -124,7 +131,6 @@ def cmd_validate(args) -> None:
     import json
 
     from jaxmix.io.atomic import write_atomic
-    from jaxmix.io.pilots import read_pilots
     from jaxmix.report.validation import format_validation
     from jaxmix.status import InputError
     from jaxmix.study.validate import validate, validation_to_dict
@@ -143,7 +149,16 @@ def cmd_validate(args) -> None:
             )
     if args.folds < 2:
         raise InputError(f"--folds must be >= 2, got {args.folds}")
-    v = validate(read_pilots(args.pilots), laws=laws, folds=args.folds, seed=args.seed)
+    from jaxmix.cli.targets import objective_for_targets, validate_targets_cmd
+
+    table = objective_for_targets(args, answer=validate_targets_cmd)
+    if table is None:  # a target objective: validated
+        return
+    imp = None
+    if getattr(args, "importance", None):
+        w = dict(args.importance)
+        imp = [float(w[d]) for d in table.domains]
+    v = validate(table, laws=laws, folds=args.folds, seed=args.seed, importance=imp)
     text = json.dumps(validation_to_dict(v), indent=1) + "\n"
     if args.output:
         write_atomic(args.output, text)

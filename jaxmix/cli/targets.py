@@ -114,11 +114,12 @@ def add_candidates(g) -> None:
     )
 
 
-def objective_for_targets(args, answer=None):
-    """Read the table and the objective of ``run`` (or ``fit``): a target objective is
-    answered here by ``answer(args, table, objective)`` (default :func:`run_targets`) and
-    None is returned; else the table, with an objective of ``loss:<domain>`` columns turned
-    into ``--importance`` weights of the per-domain laws."""
+def objective_for_targets(args, answer=None, candidates_ok: bool = False):
+    """Read the table and the objective of ``run`` (``fit``, ``validate``, ``next``): a
+    target objective is answered here by ``answer(args, table, objective)`` (default
+    :func:`run_targets`) and None is returned; else the table, with an objective of
+    ``loss:<domain>`` columns turned into ``--importance`` weights of the per-domain laws
+    (``candidates_ok``: ``--candidates`` also serves the per-domain command)."""
     from jaxmix.io.pilots import read_pilots
     from jaxmix.objective import parse_objective
     from jaxmix.status import InputError
@@ -131,7 +132,7 @@ def objective_for_targets(args, answer=None):
     if objective is not None and not objective.is_domain_losses(table.domains):
         (answer or run_targets)(args, table, objective)
         return None
-    if getattr(args, "candidates", None):
+    if getattr(args, "candidates", None) and not candidates_ok:
         raise InputError("--candidates needs a target objective (--objective with a score: or "
                          "non-domain loss: column); for loss:<domain> laws use jaxmix predict")
     if objective is not None:
@@ -141,3 +142,66 @@ def objective_for_targets(args, answer=None):
         w = dict(zip((c[5:] for c in objective.columns), objective.weights))
         args.importance = [(d, str(w.get(d, 0.0))) for d in table.domains]
     return table
+
+
+def validate_targets_cmd(args, table, objective) -> None:
+    """``jaxmix validate --objective``: the target law's out-of-fold errors."""
+    import json
+
+    from jaxmix.io.atomic import write_atomic
+    from jaxmix.io.jsonfile import clean
+    from jaxmix.study.target_studies import validate_targets
+
+    v = validate_targets(table, objective, seed=args.seed)
+    data = clean({"law": "mixing_law per target", "objective_spec": objective.spec(),
+                  "folds": v.folds, "law_rmse": dict(zip(v.columns, v.law_rmse)),
+                  "mean_rmse": dict(zip(v.columns, v.mean_rmse)),
+                  "objective_law_rmse": v.objective_law_rmse,
+                  "objective_mean_rmse": v.objective_mean_rmse,
+                  "rank_correlation": v.rank_corr, "law_beats_the_mean": v.better})
+    text = json.dumps(data, indent=1) + "\n"
+    if args.output:
+        write_atomic(args.output, text)
+    elif args.quiet:
+        print(text, end="")
+    lines = [f"target law (mixing_law per target), {v.folds} folds over {len(table.runs)} "
+             f"runs, objective {objective.spec()}",
+             f"  {'target':<28} {'law RMSE':>10} {'mean RMSE':>10}"]
+    for c, a, b in list(zip(v.columns, v.law_rmse, v.mean_rmse))[:8]:
+        lines.append(f"  {c:<28} {a:>10.4g} {b:>10.4g}")
+    if len(v.columns) > 8:
+        lines.append(f"  ... {len(v.columns) - 8} more targets")
+    lines.append(f"  {'objective':<28} {v.objective_law_rmse:>10.4g} "
+                 f"{v.objective_mean_rmse:>10.4g}")
+    lines.append(f"held-out rank correlation of the objective: {v.rank_corr:+.3f}; the law "
+                 + ("predicts held-out runs better than their mean" if v.better else
+                    "does NOT predict held-out runs better than their mean: do not trust its "
+                    "moves"))
+    say(args, "\n".join(lines))
+
+
+def next_targets_cmd(args, table, objective) -> None:
+    """``jaxmix next --objective``: the next runs for a target objective."""
+    from jaxmix.io.mixtures_csv import read_mixture_table
+    from jaxmix.io.pilots import write_pilots
+    from jaxmix.report.text import table as text_table
+    from jaxmix.study.target_studies import propose_targets
+
+    for attr, flag in (("law", "--law"), ("target", "--target"), ("importance", "--importance"),
+                       ("min_weight", "--min-weight"), ("max_weight", "--max-weight"),
+                       ("fix", "--fix"), ("available", "--available")):
+        if getattr(args, attr, None):
+            from jaxmix.status import InputError
+
+            raise InputError(f"{flag} is not available with a target objective (--objective "
+                             f"{objective.spec()}); it applies to loss:<domain> laws")
+    candidates = None
+    if args.candidates:
+        _, candidates, _ = read_mixture_table(args.candidates, table.domains)
+    prop = propose_targets(table, args.budget, runs=args.runs, objective=objective,
+                           candidates=candidates, seed=getattr(args, "seed", 0) or 0)
+    write_pilots(prop.table, args.output)
+    rows = [[run] + [f"{w:.4f}" for w in prop.weights[r]] + [why]
+            for r, (run, why) in enumerate(zip(prop.table.runs, prop.reasons))]
+    say(args, text_table(["run", *table.domains, "why"], rows)
+        + f"\nwrote {len(rows)} runs to {args.output}")
