@@ -116,7 +116,7 @@ def test_inputs_untouched_and_same_seed_same_bytes(capsys, tmp_path):
             "--budget",
             30,
             "--bootstrap",
-            64,
+            8,
             "--seed",
             7,
             "--law",  # the seeded path (bootstrap resamples) of any law; one law keeps it quick

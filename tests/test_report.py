@@ -97,7 +97,7 @@ def test_cli_run_report(capsys, tmp_path):
     out = tmp_path / "rep"
     mix = tmp_path / "mix.json"
     code, text, _ = run(
-        capsys, "run", pilots, "--budget", 30, "--bootstrap", 64, "-o", mix, "--report", out
+        capsys, "run", pilots, "--budget", 30, "--bootstrap", 8, "-o", mix, "--report", out
     )
     assert code == 0 and "report:" in text
     assert {p.name for p in out.iterdir()} == FIGURES | {"index.html"}
