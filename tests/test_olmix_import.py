@@ -87,3 +87,15 @@ def test_cli_error_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_shipped_olmix_swarm_is_a_fixed_budget_table_of_110_targets():
+    import jaxmix
+
+    t = read_pilots(jaxmix.example_pilots("olmix"))
+    assert len(t.runs) == 64 and len(t.domains) == 22 and len(set(t.runs)) == 64
+    np.testing.assert_allclose(t.amounts.sum(axis=1), 1000.0)
+    targets = t.targets()
+    assert len(targets) == 110 and all(c.startswith("loss:") for c in targets)
+    values = np.stack(list(targets.values()))
+    assert np.all(np.isfinite(values)) and np.all(values > 0)

@@ -81,7 +81,7 @@ def format_fit_lines(fit, n_runs: int, show: int = 8) -> list:
     """The target fit as lines of terminal text: per target its out-of-fold error."""
     cols = fit.objective.columns
     lines = [f"target law (mixing_law per target) on {n_runs} runs, objective "
-             f"{fit.objective.spec()}"]
+             f"{short_spec(fit.objective)}"]
     lines.append(f"  {'target':<28} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
     for j in range(min(len(cols), show)):
         st = "converged" if int(fit.status[j]) == 0 else f"status {int(fit.status[j])}"
@@ -165,7 +165,7 @@ def validate_targets_cmd(args, table, objective) -> None:
     elif args.quiet:
         print(text, end="")
     lines = [f"target law (mixing_law per target), {v.folds} folds over {len(table.runs)} "
-             f"runs, objective {objective.spec()}",
+             f"runs, objective {short_spec(objective)}",
              f"  {'target':<28} {'law RMSE':>10} {'mean RMSE':>10}"]
     for c, a, b in list(zip(v.columns, v.law_rmse, v.mean_rmse))[:8]:
         lines.append(f"  {c:<28} {a:>10.4g} {b:>10.4g}")
@@ -194,7 +194,7 @@ def next_targets_cmd(args, table, objective) -> None:
             from jaxmix.status import InputError
 
             raise InputError(f"{flag} is not available with a target objective (--objective "
-                             f"{objective.spec()}); it applies to loss:<domain> laws")
+                             f"{short_spec(objective)}); it applies to loss:<domain> laws")
     candidates = None
     if args.candidates:
         _, candidates, _ = read_mixture_table(args.candidates, table.domains)
@@ -205,3 +205,19 @@ def next_targets_cmd(args, table, objective) -> None:
             for r, (run, why) in enumerate(zip(prop.table.runs, prop.reasons))]
     say(args, text_table(["run", *table.domains, "why"], rows)
         + f"\nwrote {len(rows)} runs to {args.output}")
+
+
+def short_spec(objective, width: int = 80) -> str:
+    """The objective as text for the terminal: in full when short, else its size.
+
+    >>> from jaxmix.objective import parse_objective
+    >>> short_spec(parse_objective("loss:*", {f"loss:t{i}": 0 for i in range(40)}))
+    '40 targets, equal weights (loss:t0, ..., loss:t39)'
+    """
+    spec = objective.spec()
+    if len(spec) <= width:
+        return spec
+    cols = objective.columns
+    if np.all(objective.weights == objective.weights[0]):
+        return f"{len(cols)} targets, equal weights ({cols[0]}, ..., {cols[-1]})"
+    return spec[: width - 3] + "..."

@@ -10,6 +10,10 @@ EXAMPLES = {
     # Li, Liu and Xing (ICML 2025), Llama-3.2-3B: IF / Math / Code, aggregate perplexity only,
     # amounts in millions of tokens.
     "llama32_3b": "llama32_3b_pilots.csv",
+    # AllenAI Olmix's "reuse update" swarm (github.com/allenai/olmix at b98f5e3, Apache-2.0,
+    # LICENSE.olmix here): 64 fixed-budget runs over 22 sources, 110 downstream bits-per-byte
+    # targets as loss: columns; amounts are the ratios x 1000 (`jaxmix import olmix`).
+    "olmix": "olmix_swarm_pilots.csv",
 }
 
 
@@ -25,7 +29,7 @@ def default_example() -> str:
 
 
 def example_pilots(name: str | None = None) -> str:
-    """Path of a shipped example pilot table (``"sft"`` or ``"llama32_3b"``).
+    """Path of a shipped example pilot table (``"sft"``, ``"llama32_3b"`` or ``"olmix"``).
 
     >>> example_pilots("llama32_3b").endswith("llama32_3b_pilots.csv")
     True

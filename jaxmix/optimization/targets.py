@@ -75,7 +75,7 @@ class TargetChoice(NamedTuple):
     line: str
 
 
-GAP_TOL = 1e-10  # Frank-Wolfe gap, relative to 1 + |F|, at which the optimum is certified
+GAP_TOL = 1e-9  # Frank-Wolfe gap, relative to 1 + |F|, at which the optimum is certified
 MD_STEPS = 20000  # cap of the mirror-descent polish (each step is one gradient)
 
 
