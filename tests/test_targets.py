@@ -126,6 +126,42 @@ def test_targets_fitted_together_equal_one_by_one():
         assert one.ridge[0] == both.ridge[j]
 
 
+def _random_target_fit(rng, k=4, t=3):
+    """A stand-in with the fields solve_targets reads, and the objective as a function."""
+    params = TargetParams(floor=jnp.asarray(rng.uniform(1, 2, t)),
+                          log_scale=jnp.asarray(rng.normal(0, 0.3, t)),
+                          theta=jnp.asarray(rng.normal(0, 1.5, (t, k))))
+    signs, coef = np.array([1.0, 1.0, -1.0]), np.array([1.0, 0.5, 2.0])
+
+    class Fit:
+        pass
+
+    fit = Fit()
+    fit.params, fit.domains = params, tuple("abcdefgh"[:k])
+    fit.objective = type("O", (), {"signs": signs, "weights": coef,
+                                   "value": lambda self, y: y @ (coef * signs)})()
+    fit.weights = rng.dirichlet(np.ones(k), 6)
+    fit.values = np.zeros((6, t))
+    return fit, lambda x: float(objective(params, signs, coef, jnp.asarray(x)))
+
+
+@pytest.mark.parametrize("strength", [0.3, 3.0])
+def test_stay_near_optimum_matches_scipy_and_moves_toward_the_reference(strength):
+    fit, f = _random_target_fit(np.random.default_rng(5))
+    near = np.array([0.4, 0.3, 0.2, 0.1])
+    pen = lambda x: f(x) + strength * float(np.sum(x * np.log(np.maximum(x, 1e-300) / near)))  # noqa: E731
+    w, gap, status = solve_targets(fit, near, strength)
+    ref = scipy_minimize(pen, near, method="SLSQP", bounds=[(1e-12, 1)] * 4,
+                         constraints={"type": "eq", "fun": lambda x: x.sum() - 1},
+                         options={"ftol": 1e-15, "maxiter": 500})
+    assert status == 0 and gap < 1e-8 and pen(w) <= ref.fun + 1e-9
+    np.testing.assert_allclose(w, ref.x, atol=1e-4)
+    free = solve_targets(fit)[0]
+    kl = lambda x: float(np.sum(x * np.log(np.maximum(x, 1e-300) / near)))  # noqa: E731
+    assert kl(w) < kl(free) and f(w) >= f(free) - 1e-12
+    np.testing.assert_array_equal(solve_targets(fit, near, 0.0)[0], free)
+
+
 def test_optimum_matches_scipy_on_the_simplex():
     rng = np.random.default_rng(3)
     k, t = 4, 3
@@ -192,6 +228,17 @@ def test_decision_never_chooses_a_candidate_beyond_the_runs_shares():
     assert only.action == "keep" and "every candidate has a share beyond" in only.line
 
 
+def test_stay_near_gives_up_more_gain_the_stronger_it_is():
+    table, _, _ = _swarm(noise=0.001)
+    near = np.full(K, 1.0 / K)
+    given = [recommend_targets(table, "score:avg", near=near, strength=s).choice
+             for s in (0.0, 0.01, 0.1)]
+    assert np.isnan(given[0].given_up) and 0 <= given[1].given_up < given[2].given_up
+    kl = lambda x: float(np.sum(x * np.log(np.maximum(x, 1e-300) * K)))  # noqa: E731
+    assert kl(given[2].optimum) < kl(given[1].optimum) < kl(given[0].optimum)
+    assert given[2].optimum_gain < given[0].optimum_gain
+
+
 def test_decision_keeps_the_best_run_when_the_targets_are_noise():
     table, _, rng = _swarm(noise=0.02, signal=0.0)
     rec = recommend_targets(table, "score:avg", candidates=rng.dirichlet(np.ones(K), 50))
@@ -253,6 +300,22 @@ def test_cli_target_errors_are_one_line(capsys, tmp_path, swarm_files, flags, me
     code, _, err = run(capsys, "run", pilots, *flags, "-o", out)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_cli_stay_near(capsys, tmp_path, swarm_files):
+    pilots, _ = swarm_files
+    out = tmp_path / "m.json"
+    code, text, err = run(capsys, "run", pilots, "--stay-near", "src0=0.5,src1=0.5",
+                          "--strength", "0.05", "-o", out)
+    assert code == 0, err and "gives up" in text
+    assert json.loads(out.read_text())["decision"]["stay_near_gain_given_up"] >= 0
+    for flags, message in ((["--stay-near", "nope=1"], "unknown domain 'nope'"),
+                           (["--stay-near", "src0=x"], "is not DOMAIN=SHARE"),
+                           (["--strength", "-1"], "--strength must be >= 0")):
+        code, _, err = run(capsys, "run", pilots, *flags, "-o", out)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "run", "--strength", "1")  # the per-domain example
+    assert code == 2 and "need a target objective" in err
 
 
 def test_cli_candidates_need_a_target_objective(capsys, tmp_path, swarm_files):

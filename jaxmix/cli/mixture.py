@@ -23,7 +23,13 @@ from jaxmix.cli.common import (
 )
 from jaxmix.cli.report import check_report_folder, report_to_folder
 from jaxmix.cli.targetfit import optimize_target_fit, read_any_fit, write_target_fit_cmd
-from jaxmix.cli.targets import add_candidates, add_targets, objective_for_targets
+from jaxmix.cli.targets import (
+    add_candidates,
+    add_stay_near,
+    add_targets,
+    objective_for_targets,
+    refuse_stay_near,
+)
 from jaxmix.io.export import FORMATS
 
 
@@ -42,7 +48,9 @@ def add_optimize_parser(sub) -> None:
     p.add_argument("fit", help="fit JSON (from `jaxmix fit` or written by hand)")
     p.add_argument("--budget", type=float, required=True, help="total amount N (pilot units)")
     add_constraints(p)
-    add_candidates(p.add_argument_group("target fits (jaxmix fit --objective)"))
+    g = p.add_argument_group("target fits (jaxmix fit --objective)")
+    add_candidates(g)
+    add_stay_near(g)
     add_repetition(p)
     p.add_argument(
         "-o", "--output", help="mixture JSON to write; stdout when absent (the table: stderr)"
@@ -56,7 +64,7 @@ def add_run_parser(sub) -> None:
     p.add_argument("--budget", type=float, help="total amount N (default: 5x the base pilot run)")
     add_fit_options(p)
     add_constraints(p)
-    add_targets(p)
+    add_targets(p, near=True)
     add_repetition(p)
     p.add_argument("-o", "--output", help="mixture JSON to write")
     p.add_argument("--fit-output", help="fit JSON to write")
@@ -126,6 +134,7 @@ def cmd_optimize(args) -> None:
     if runs is not None:  # a target fit file
         optimize_target_fit(args, result, runs)
         return
+    refuse_stay_near(args)
     if getattr(args, "candidates", None):
         from jaxmix.status import InputError
 

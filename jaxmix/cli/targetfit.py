@@ -43,7 +43,7 @@ def read_any_fit(path):
 
 def optimize_target_fit(args, fit, runs) -> None:
     """``jaxmix optimize`` on a target fit file: the decision of ``run --objective``."""
-    from jaxmix.cli.targets import check_target_flags, format_targets
+    from jaxmix.cli.targets import check_target_flags, format_targets, stay_near
     from jaxmix.fitting.targets import describe_status
     from jaxmix.io.mixtures_csv import read_mixture_table
     from jaxmix.io.targetfile import target_mixture_dict, write_target_mixture
@@ -54,8 +54,10 @@ def optimize_target_fit(args, fit, runs) -> None:
     names = candidates = None
     if getattr(args, "candidates", None):
         names, candidates, _ = read_mixture_table(args.candidates, fit.domains)
-    rec = TargetRecommendation(fit, choose(fit, candidates, names=names),
-                               tuple(describe_status(fit)))
+    near, strength = stay_near(args, fit.domains)
+    rec = TargetRecommendation(
+        fit, choose(fit, candidates, names=names, near=near, strength=strength),
+        tuple(describe_status(fit)))
     extra = {"fit_file": str(args.fit)}
     if args.output:
         write_target_mixture(rec, runs, args.budget, args.output, extra)

@@ -44,7 +44,9 @@ def run_targets(args, table, objective) -> None:
     candidates = names = None
     if getattr(args, "candidates", None):
         names, candidates, _ = read_mixture_table(args.candidates, table.domains)
-    rec = recommend_targets(table, objective, candidates, seed=args.seed, names=names)
+    near, strength = stay_near(args, table.domains)
+    rec = recommend_targets(table, objective, candidates, seed=args.seed, names=names,
+                            near=near, strength=strength)
     budget = args.budget if args.budget is not None else rec.fit.budget
     extra = {"fit_pilots": str(args.pilots)}
     if getattr(args, "fit_output", None):
@@ -74,6 +76,10 @@ def format_targets(rec, runs, budget: float, show: int = 8) -> str:
     lines.append(f"best observed run: {runs[c.best_run]} (objective {c.observed_best:.6g}); "
                  f"budget {budget:g}")
     lines.append(f"decision ({c.action}): {c.line}")
+    if np.isfinite(c.given_up):
+        rel = 100 * c.given_up / max(abs(c.observed_best), 1e-30)
+        lines.append(f"staying near the reference mixture gives up {rel:.2f}% of the objective "
+                     "at the optimum (predicted)")
     return "\n".join(lines)
 
 
@@ -92,8 +98,9 @@ def format_fit_lines(fit, n_runs: int, show: int = 8) -> list:
     return lines
 
 
-def add_targets(p, candidates: bool = True) -> None:
-    """``--objective`` (and ``--candidates`` unless ``candidates`` is False)."""
+def add_targets(p, candidates: bool = True, near: bool = False) -> None:
+    """``--objective`` (and ``--candidates`` unless ``candidates`` is False, the stay-near
+    penalty when ``near``)."""
     g = p.add_argument_group("targets (loss:<name> and score:<name> columns)")
     g.add_argument(
         "--objective",
@@ -103,6 +110,50 @@ def add_targets(p, candidates: bool = True) -> None:
     )
     if candidates:
         add_candidates(g)
+    if near:
+        add_stay_near(g)
+
+
+def add_stay_near(g) -> None:
+    g.add_argument(
+        "--stay-near",
+        metavar="D=W,...|FILE",
+        help="penalize the optimum's KL divergence from this mixture (shares per domain, or "
+        "a mixture JSON); unlisted domains get 0 (floored at 1e-6); default uniform",
+    )
+    g.add_argument("--strength", type=float, default=None,
+                   help="weight of the stay-near penalty (default 1 with --stay-near, else 0)")
+
+
+def stay_near(args, domains):
+    """``(near [K] or None, strength)`` from ``--stay-near`` and ``--strength``."""
+    from jaxmix.status import InputError
+
+    text, strength = getattr(args, "stay_near", None), getattr(args, "strength", None)
+    if text is None:
+        return None, float(strength or 0.0)
+    strength = 1.0 if strength is None else float(strength)
+    if "=" not in text:
+        from jaxmix.io.mixturefile import read_mixture
+
+        mix = read_mixture(text)
+        shares = dict(zip(mix.domains, np.asarray(mix.weights, float)))
+        extra = [d for d in shares if d not in domains]
+        if extra:
+            raise InputError(f"--stay-near: {text} has domain {extra[0]!r}, not in the table")
+        return np.array([shares.get(d, 0.0) for d in domains]), strength
+    near = dict.fromkeys(domains, 0.0)
+    for part in text.split(","):
+        d, _, w = part.partition("=")
+        d = d.strip()
+        if d not in near:
+            raise InputError(f"--stay-near: unknown domain {d!r} (the table's: "
+                             f"{', '.join(domains)})")
+        try:
+            near[d] = float(w)
+        except ValueError:
+            raise InputError(f"--stay-near: {part!r} is not DOMAIN=SHARE") from None
+    return np.array([near[d] for d in domains]), strength
 
 
 def add_candidates(g) -> None:
@@ -132,6 +183,7 @@ def objective_for_targets(args, answer=None, candidates_ok: bool = False):
     if objective is not None and not objective.is_domain_losses(table.domains):
         (answer or run_targets)(args, table, objective)
         return None
+    refuse_stay_near(args)
     if getattr(args, "candidates", None) and not candidates_ok:
         raise InputError("--candidates needs a target objective (--objective with a score: or "
                          "non-domain loss: column); for loss:<domain> laws use jaxmix predict")
@@ -221,3 +273,12 @@ def short_spec(objective, width: int = 80) -> str:
     if np.all(objective.weights == objective.weights[0]):
         return f"{len(cols)} targets, equal weights ({cols[0]}, ..., {cols[-1]})"
     return spec[: width - 3] + "..."
+
+
+def refuse_stay_near(args) -> None:
+    """One-line error for ``--stay-near``/``--strength`` outside a target objective."""
+    from jaxmix.status import InputError
+
+    if getattr(args, "stay_near", None) is not None or getattr(args, "strength", None):
+        raise InputError("--stay-near and --strength need a target objective (--objective with "
+                         "a score: or non-domain loss: column)")

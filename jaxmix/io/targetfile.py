@@ -43,6 +43,7 @@ def target_mixture_dict(rec, runs, budget: float) -> dict:
             "candidates_beyond_the_runs": int(np.sum(~np.asarray(c.covered))),
             "optimum_gain": c.optimum_gain,
             "optimum_gain_se": c.optimum_gain_se,
+            "stay_near_gain_given_up": None if np.isnan(c.given_up) else c.given_up,
         },
         "fit": {
             "law": "mixing_law per target",

@@ -51,6 +51,8 @@ class TargetChoice(NamedTuple):
       predicted: ``[T]`` predicted targets at the recommendation; predicted_objective.
       observed_best: the best run's observed objective.
       optimum_gain, optimum_gain_se: the law's optimum's predicted gain over the best run.
+      given_up: with a stay-near penalty, the unpenalized optimum's predicted gain minus the
+        penalized one's (objective units); NaN without one.
       line: one plain sentence.
     """
 
@@ -72,20 +74,34 @@ class TargetChoice(NamedTuple):
     observed_best: float
     optimum_gain: float
     optimum_gain_se: float
+    given_up: float
     line: str
 
 
+NEAR_FLOOR = 1e-6  # smallest share of the stay-near reference mixture
 GAP_TOL = 1e-9  # Frank-Wolfe gap, relative to 1 + |F|, at which the optimum is certified
 MD_STEPS = 20000  # cap of the mirror-descent polish (each step is one gradient)
 
 
+def stay_near_penalty(weights, near, strength):
+    """``strength * KL(weights || near)``, convex in ``weights [..., K]`` (``near [K] > 0``).
+
+    >>> float(stay_near_penalty(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5]), 3.0))
+    0.0
+    """
+    w = jnp.maximum(weights, 1e-30)  # finite gradient on a face
+    return strength * jnp.sum(weights * (jnp.log(w) - jnp.log(near)), axis=-1)
+
+
 @jax.jit
-def _optimum(params, signs, coef, starts):
-    """``(weights [K], objective, status, fw_gap)``: damped Newton on softmax logits from
+def _optimum(params, signs, coef, starts, near, strength):
+    """``(weights [K], objective, status, fw_gap)`` of the objective plus
+    :func:`stay_near_penalty` (``strength`` 0: none): damped Newton on softmax logits from
     each of ``starts [S, K]``, then entropic mirror descent from the best (a face of the
     simplex, where the logits saturate, stalls Newton but not the multiplicative steps)
     until the Frank-Wolfe gap is below ``GAP_TOL``; status MAX_STEPS if it never is."""
-    f = lambda w: objective(params, signs, coef, w)  # noqa: E731
+    def f(w):
+        return objective(params, signs, coef, w) + stay_near_penalty(w, near, strength)
 
     def one(z0):
         r = minimize(lambda z: f(jax.nn.softmax(z)), z0, max_steps=100, gtol=0.0,
@@ -95,11 +111,14 @@ def _optimum(params, signs, coef, starts):
     w, v = jax.vmap(one)(starts)
     i = jnp.argmin(jnp.where(jnp.isfinite(v), v, jnp.inf))
     k = starts.shape[1]
-    w0 = 0.999 * w[i] + 0.001 / k  # off the faces, so every share can grow again
 
     def gap_of(x):
         g = jax.grad(f)(x)
         return g, (g @ x - jnp.min(g)) / (1.0 + jnp.abs(f(x)))
+
+    # Newton's point when it is certified already (an interior optimum, as the stay-near
+    # penalty makes it), else off the faces, so that every share can grow again.
+    w0 = jnp.where(gap_of(w[i])[1] <= GAP_TOL, w[i], 0.999 * w[i] + 0.001 / k)
 
     def cond(c):
         x, eta, step, gap = c
@@ -168,8 +187,21 @@ def _dt(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, dt), tree)
 
 
-def solve_targets(fit: TargetFit):
-    """``(weights [K], fw_gap, status)`` of the law's optimum over the simplex."""
+def near_weights(near, k: int) -> np.ndarray:
+    """``[K]`` the reference mixture of the stay-near penalty, floored at ``NEAR_FLOOR`` and
+    renormalized (a zero share would forbid that domain outright); uniform when None."""
+    if near is None:
+        return np.full(k, 1.0 / k)
+    w = np.asarray(near, float)
+    if w.shape != (k,) or np.any(~np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise InputError(f"--stay-near: need {k} shares >= 0 with a positive sum")
+    w = np.maximum(w / w.sum(), NEAR_FLOOR)
+    return w / w.sum()
+
+
+def solve_targets(fit: TargetFit, near=None, strength: float = 0.0):
+    """``(weights [K], fw_gap, status)`` of the law's optimum over the simplex, with
+    ``strength * KL(w || near)`` added when ``strength > 0``."""
     obj = fit.objective
     k = len(fit.domains)
     best = best_run(fit)
@@ -177,7 +209,7 @@ def solve_targets(fit: TargetFit):
     starts = np.stack([np.zeros(k), start - start.mean()])
     w, _, status, gap = jax.device_get(aot.call(
         _optimum, "target_optimum", _dt(fit.params), _dt(obj.signs), _dt(obj.weights),
-        _dt(starts),
+        _dt(starts), _dt(near_weights(near, k)), _dt(np.asarray(strength, float)),
     ))
     return np.asarray(w, float), float(gap), int(status)
 
@@ -189,13 +221,20 @@ def best_run(fit: TargetFit):
     return int(np.argmin(value)) if np.isfinite(value).any() else None
 
 
-def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetChoice:
+def choose(fit: TargetFit, candidates=None, z: float = Z, names=None, near=None,
+           strength: float = 0.0) -> TargetChoice:
     """Recommend a mixture for the fit's objective (see the module docstring).
 
     ``candidates [J, K]`` (weights): choose among them and the best observed run instead of
     the path toward the law's optimum; ``names``: their names, for the sentence.
+    ``strength > 0``: the optimum (and the path to it) minimizes the objective plus
+    ``strength * KL(w || near)`` (``near [K]``, default uniform); ``given_up`` is the
+    predicted gain the penalty costs at the optimum.
     """
-    optimum, gap, status = solve_targets(fit)
+    if not (np.isfinite(strength) and strength >= 0):
+        raise InputError(f"--strength must be >= 0, got {strength}")
+    optimum, gap, status = solve_targets(fit, near, strength)
+    free = solve_targets(fit)[0] if strength > 0 else optimum
     best = best_run(fit)
     if best is None:
         raise InputError("no run has every target of the objective measured",
@@ -206,9 +245,10 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
     cand = (np.asarray(candidates, float) if given
             else np.stack([ref + reach * t * (optimum - ref) for t in PATH[1:]]))
     obj = fit.objective
-    f_full, f_folds, pred, _ = evaluate(fit, np.vstack([ref[None], cand, optimum[None]]))
+    f_full, f_folds, pred, _ = evaluate(
+        fit, np.vstack([ref[None], cand, optimum[None], free[None]]))
     g_all, se_all = gains(fit, f_full, f_folds)
-    g, se = g_all[:-1], se_all[:-1]
+    g, se = g_all[:-2], se_all[:-2]
     covered = covered_by_runs(fit, cand)
     lcb = np.where(np.isfinite(g) & covered, g - z * se, -np.inf)
     j = int(np.argmax(lcb))
@@ -224,8 +264,9 @@ def choose(fit: TargetFit, candidates=None, z: float = Z, names=None) -> TargetC
         optimum=optimum, fw_gap=gap, status=status, candidates=cand, gain=g, gain_se=se,
         p_beats=p, covered=covered, predicted=pred[index + 1],
         predicted_objective=float(f_full[index + 1]),
-        observed_best=observed, optimum_gain=float(g_all[-1]),
-        optimum_gain_se=float(se_all[-1]),
+        observed_best=observed, optimum_gain=float(g_all[-2]),
+        optimum_gain_se=float(se_all[-2]),
+        given_up=float(g_all[-1] - g_all[-2]) if strength > 0 else float("nan"),
         line=_line(action, g, se, index, j, observed, few,
                    None if names is None or index < 0 else str(names[index]),
                    int(np.sum(~covered))),

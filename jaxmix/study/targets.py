@@ -45,13 +45,14 @@ class TargetRecommendation(NamedTuple):
 
 def recommend_targets(
     table: PilotTable, objective: str | Objective | None = None, candidates=None, seed: int = 0,
-    names=None,
+    names=None, near=None, strength: float = 0.0,
 ) -> TargetRecommendation:
     """Recommend a mixture for ``objective`` (``--objective`` text or an :class:`Objective`;
     default: the table's only target) from a fixed-budget table of runs.
 
     ``candidates [J, K]``: mixture weights to choose among (with the best observed run);
-    ``names``: their names.
+    ``names``: their names. ``strength > 0``: stay near the mixture ``near [K]`` (default
+    uniform) with the penalty ``strength * KL(w || near)`` on the optimum.
 
     >>> rng = np.random.default_rng(1)
     >>> w = rng.dirichlet(np.ones(3), 20)
@@ -80,7 +81,7 @@ def recommend_targets(
             )
         candidates = candidates / candidates.sum(axis=1, keepdims=True)
     fit = fit_targets(table, objective, seed=seed)
-    choice = choose(fit, candidates, names=names)
+    choice = choose(fit, candidates, names=names, near=near, strength=strength)
     warnings += describe_status(fit)
     if choice.status != 0:
         warnings.append(f"the law's optimum is not certified (Frank-Wolfe gap {choice.fw_gap:.1e} "
