@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 
 import numpy as np
 
-from jaxmix.cli.common import say, table_out, warn
+from jaxmix.cli.common import say, warn
 
 
 def write_target_fit_cmd(args, table, objective) -> None:
@@ -43,31 +42,16 @@ def read_any_fit(path):
 
 def optimize_target_fit(args, fit, runs) -> None:
     """``jaxmix optimize`` on a target fit file: the decision of ``run --objective``."""
-    from jaxmix.cli.targets import check_target_flags, format_targets, stay_near
+    from jaxmix.cli.targets import answer, decision_options
     from jaxmix.fitting.targets import describe_status
-    from jaxmix.io.mixtures_csv import read_mixture_table
-    from jaxmix.io.targetfile import target_mixture_dict, write_target_mixture
     from jaxmix.optimization.targets import choose
     from jaxmix.study.targets import TargetRecommendation
 
-    check_target_flags(args)
-    names = candidates = None
-    if getattr(args, "candidates", None):
-        names, candidates, _ = read_mixture_table(args.candidates, fit.domains)
-    near, strength = stay_near(args, fit.domains)
+    names, candidates, near, strength = decision_options(args, fit.domains)
     rec = TargetRecommendation(
         fit, choose(fit, candidates, names=names, near=near, strength=strength),
         tuple(describe_status(fit)))
-    extra = {"fit_file": str(args.fit)}
-    if args.output:
-        write_target_mixture(rec, runs, args.budget, args.output, extra)
-    else:
-        import json
-
-        data = target_mixture_dict(rec, runs, args.budget)
-        sys.stdout.write(json.dumps({**data, **extra}, indent=1) + "\n")
-    warn(args, list(rec.warnings))
-    table_out(args, format_targets(rec, runs, args.budget))
+    answer(args, rec, runs, args.budget, {"fit_file": str(args.fit)}, True)
 
 
 def predict_target_fit(args, fit) -> str:

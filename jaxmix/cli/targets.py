@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from jaxmix.cli.common import say, warn
+from jaxmix.cli.common import say, table_out, warn
 
 # Options of the per-domain laws that the target law does not take (yet): refused up front.
 _UNSUPPORTED = (
@@ -36,32 +36,49 @@ def check_target_flags(args) -> None:
 
 
 def run_targets(args, table, objective) -> None:
-    from jaxmix.io.mixtures_csv import read_mixture_table
-    from jaxmix.io.targetfile import target_mixture_dict, write_target_mixture
     from jaxmix.study.targets import recommend_targets
 
-    check_target_flags(args)
-    candidates = names = None
-    if getattr(args, "candidates", None):
-        names, candidates, _ = read_mixture_table(args.candidates, table.domains)
-    near, strength = stay_near(args, table.domains)
+    names, candidates, near, strength = decision_options(args, table.domains)
     rec = recommend_targets(table, objective, candidates, seed=args.seed, names=names,
                             near=near, strength=strength)
     budget = args.budget if args.budget is not None else rec.fit.budget
-    extra = {"fit_pilots": str(args.pilots)}
     if getattr(args, "fit_output", None):
         from jaxmix.io.targetfitfile import write_target_fit
 
         write_target_fit(rec.fit, table.runs, args.fit_output, rec.warnings)
-    if args.output:
-        write_target_mixture(rec, table.runs, budget, args.output, extra)
-    elif args.quiet:
-        import json
+    answer(args, rec, table.runs, budget, {"fit_pilots": str(args.pilots)}, args.quiet)
 
-        data = target_mixture_dict(rec, table.runs, budget)
+
+def decision_options(args, domains):
+    """``(names, candidates, near, strength)`` of ``--candidates`` and ``--stay-near``, after
+    refusing the options a target objective cannot use."""
+    from jaxmix.io.mixtures_csv import read_mixture_table
+
+    check_target_flags(args)
+    names = candidates = None
+    if getattr(args, "candidates", None):
+        names, candidates, _ = read_mixture_table(args.candidates, domains)
+    return (names, candidates, *stay_near(args, domains))
+
+
+def answer(args, rec, runs, budget: float, extra: dict, json_to_stdout: bool) -> None:
+    """Write the mixture file (or, when ``json_to_stdout`` and no ``-o``, print its JSON),
+    then the warnings and the terminal text (to stderr when the JSON took stdout)."""
+    import json
+
+    from jaxmix.io.targetfile import target_mixture_dict, write_target_mixture
+
+    if args.output:
+        write_target_mixture(rec, runs, budget, args.output, extra)
+    elif json_to_stdout:
+        data = target_mixture_dict(rec, runs, budget)
         sys.stdout.write(json.dumps({**data, **extra}, indent=1) + "\n")
     warn(args, list(rec.warnings))
-    say(args, format_targets(rec, table.runs, budget))
+    text = format_targets(rec, runs, budget)
+    if json_to_stdout:
+        table_out(args, text)
+    else:
+        say(args, text)
 
 
 def format_targets(rec, runs, budget: float, show: int = 8) -> str:

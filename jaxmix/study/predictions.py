@@ -58,14 +58,7 @@ def predict_mixtures(
       importance: ``{domain: weight}`` of the objective (default 1 each).
       level: interval level in (0, 1).
     """
-    if not 0 < level < 1:
-        raise InputError(f"level must be in (0, 1), got {level}")
-    w = np.atleast_2d(np.asarray(weights, float))
-    k = len(fit.domains)
-    if w.shape[1] != k:
-        raise InputError(f"weights: {w.shape[1]} columns for {k} domains")
-    if np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1) > 1e-6):
-        raise InputError("weights: every mixture needs shares >= 0 that sum to 1")
+    w = checked_mixtures(weights, len(fit.domains), level)
     n = np.broadcast_to(np.asarray(budget, float), (len(w),)).copy()
     if np.any(~np.isfinite(n)) or np.any(n <= 0):
         raise InputError("budget: must be > 0")
@@ -84,6 +77,18 @@ def predict_mixtures(
         objective=obj,
         objective_interval=np.stack([obj - half_obj, obj + half_obj], axis=-1),
     )
+
+
+def checked_mixtures(weights, k: int, level: float) -> np.ndarray:
+    """``[J, K]`` the mixtures, after one-line errors for a bad ``level`` or mixture."""
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level}")
+    w = np.atleast_2d(np.asarray(weights, float))
+    if w.shape[1] != k:
+        raise InputError(f"weights: {w.shape[1]} columns for {k} domains")
+    if np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1) > 1e-6):
+        raise InputError("weights: every mixture needs shares >= 0 that sum to 1")
+    return w
 
 
 def _jackknife_halfwidths(fit: FitResult, amounts, imp, level: float):

@@ -25,6 +25,7 @@ from jaxmix.optimization.targets import (
     p_beats,
 )
 from jaxmix.status import InputError
+from jaxmix.study.predictions import checked_mixtures
 from jaxmix.table import PilotTable
 
 BUDGET_RTOL = 0.05  # runs whose totals differ more than this are not one fixed-budget swarm
@@ -127,14 +128,7 @@ def predict_targets(fit: TargetFit, weights, level: float = 0.9) -> TargetPredic
     >>> bool(p.predicted[0, 0] > p.predicted[1, 0]), p.predicted_interval.shape
     (True, (2, 1, 2))
     """
-    if not 0 < level < 1:
-        raise InputError(f"level must be in (0, 1), got {level}")
-    w = np.atleast_2d(np.asarray(weights, float))
-    k = len(fit.domains)
-    if w.shape[1] != k:
-        raise InputError(f"weights: {w.shape[1]} columns for {k} domains")
-    if np.any(~np.isfinite(w)) or np.any(w < 0) or np.any(np.abs(w.sum(axis=1) - 1) > 1e-6):
-        raise InputError("weights: every mixture needs shares >= 0 that sum to 1")
+    w = checked_mixtures(weights, len(fit.domains), level)
     ref = fit.weights[best_run(fit)]
     f_full, f_folds, pred, pred_folds = evaluate(fit, np.vstack([ref[None], w]))
     g, se = gains(fit, f_full, f_folds)
