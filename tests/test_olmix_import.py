@@ -99,3 +99,25 @@ def test_the_shipped_olmix_swarm_is_a_fixed_budget_table_of_110_targets():
     assert len(targets) == 110 and all(c.startswith("loss:") for c in targets)
     values = np.stack(list(targets.values()))
     assert np.all(np.isfinite(values)) and np.all(values > 0)
+
+
+def test_regmix_sweep_joins_on_index_and_names_domain_losses(tmp_path, capsys):
+    from jaxmix.io.olmix import import_regmix
+
+    mix, loss = tmp_path / "mix.csv", tmp_path / "loss.csv"
+    mix.write_text("index,train_web,train_code\n1,0.2,0.8\n2,0.6,0.4\n3,1.0,0.0\n")
+    loss.write_text("index,metric/web_val_loss,metric/books_val_loss\n3,2.5,3.5\n1,2.0,3.0\n")
+    out = tmp_path / "p.csv"
+    assert main(["import", "regmix", str(mix), str(loss), "--budget", "50", "-o", str(out)]) == 0
+    assert "wrote 3 pilot runs (loss:web, loss:books; 2 empty cells)" in capsys.readouterr().out
+    t = read_pilots(out)
+    assert t.domains == ("web", "code") and t.runs == ("1", "2", "3")
+    np.testing.assert_allclose(t.amounts, [[10, 40], [30, 20], [50, 0]])
+    np.testing.assert_allclose(t.losses["web"], [2.0, np.nan, 2.5])  # the domain's own loss
+    np.testing.assert_allclose(t.losses["books"], [3.0, np.nan, 3.5])
+    loss.write_text("index,metric/web_val_loss\n9,2.5\n")
+    with pytest.raises(InputError, match="loss.csv:2: column 'index': run '9' is not in"):
+        import_regmix(mix, loss, 50.0)
+    code = main(["import", "regmix", str(loss), str(mix), "--budget", "50", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1

@@ -60,8 +60,8 @@ def cmd_plan(args) -> None:
 
 
 def add_import_parser(sub) -> None:
-    p = sub.add_parser("import", help="pilot table from Trainer logs, a W&B export or an "
-                       "Olmix swarm")
+    p = sub.add_parser("import", help="pilot table from Trainer logs, a W&B export, an "
+                       "Olmix swarm or a RegMix sweep")
     src = p.add_subparsers(dest="source", required=True, parser_class=Parser)
     q = src.add_parser(
         "trainer-state",
@@ -102,7 +102,18 @@ def add_import_parser(sub) -> None:
                    help="tokens (in your unit) each run of the swarm trained on")
     o.add_argument("--as", dest="kind", choices=("loss", "score"), default="loss",
                    help="the metrics are losses, lower is better (default), or scores")
-    for x in (q, r, o):
+    g = src.add_parser(
+        "regmix",
+        help="a RegMix sweep: its mixture CSV and loss CSV",
+        description="Each run's amounts are its train_<domain> shares times --budget; each "
+        "metric/<name>_val_loss column becomes loss:<name> (a domain's own loss when <name> "
+        "is a training domain). The files are joined on their index column.",
+    )
+    g.add_argument("mixtures", help="the sweep's mixture CSV (index, train_<domain> shares)")
+    g.add_argument("losses", help="the sweep's loss CSV (index, metric/<name>_val_loss)")
+    g.add_argument("--budget", type=float, required=True,
+                   help="tokens (in your unit) each run of the sweep trained on")
+    for x in (q, r, o, g):
         x.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) to write")
 
 
@@ -110,7 +121,7 @@ def cmd_import(args) -> None:
     import numpy as np
 
     from jaxmix.io.importers import import_trainer_state, import_wandb
-    from jaxmix.io.olmix import import_olmix
+    from jaxmix.io.olmix import import_olmix, import_regmix
     from jaxmix.io.pilots import write_pilots
 
     check_output(args.output)
@@ -118,6 +129,8 @@ def cmd_import(args) -> None:
         table = import_trainer_state(args.folder, args.manifest)
     elif args.source == "olmix":
         table = import_olmix(args.ratios, args.metrics, args.budget, args.kind)
+    elif args.source == "regmix":
+        table = import_regmix(args.mixtures, args.losses, args.budget)
     else:
         columns = dict(args.loss_column) if args.loss_column else None
         table = import_wandb(args.export, args.manifest, args.run_column, columns)
