@@ -207,3 +207,18 @@ def test_cli_validate_and_next_on_a_score_swarm(capsys, files):
     code, _, err = run(capsys, "next", pilots, "--budget", "1e6", "--min-weight", "src0=0.1",
                        "-o", tmp / "n2.csv")
     assert code == 2 and "--min-weight is not available" in err
+
+
+def test_domain_losses_of_only_some_domains_go_to_the_target_law(capsys, tmp_path):
+    """A swarm that validates a few of its domains: the per-domain laws need every domain's
+    loss, so an objective of those columns is fitted by the target law."""
+    table, truth, _ = _swarm(noise=0.001)
+    w = table.amounts / table.amounts.sum(axis=1, keepdims=True)
+    losses = {"src0": 3.0 - truth(w), "src1": 2.5 - 0.5 * truth(w)}
+    t = table._replace(losses=losses, scores={})
+    pilots = tmp_path / "partial.csv"
+    pilots.write_text(pilots_to_csv(t))
+    out = tmp_path / "m.json"
+    code, _, err = run(capsys, "run", pilots, "--objective", "loss:*", "-o", out)
+    assert code == 0, err
+    assert json.loads(out.read_text())["objective_spec"] == "loss:src0=1,loss:src1=1"
