@@ -89,32 +89,37 @@ def add_import_parser(sub) -> None:
         x.add_argument(
             "--manifest", required=True, help="CSV of amounts: run,n:<domain>,... (seed)"
         )
-    o = src.add_parser(
-        "olmix",
-        help="an Olmix swarm: its ratios.csv and metrics.csv",
-        description="Each run's amounts are its ratios times --budget; each metric column "
-        "becomes a loss:<metric> target (Olmix's bits per byte), or score:<metric> with "
-        "--as score. The files are joined on their run column.",
+    o = _swarm_parser(
+        src, "olmix", "an Olmix swarm: its ratios.csv and metrics.csv",
+        "Each run's amounts are its ratios times --budget; each metric column becomes a "
+        "loss:<metric> target (Olmix's bits per byte), or score:<metric> with --as score. The "
+        "files are joined on their run column.",
+        ("ratios", "the swarm's ratios CSV (run, one column per domain)"),
+        ("metrics", "the swarm's metrics CSV (run, one column per metric)"),
     )
-    o.add_argument("ratios", help="the swarm's ratios CSV (run, one column per domain)")
-    o.add_argument("metrics", help="the swarm's metrics CSV (run, one column per metric)")
-    o.add_argument("--budget", type=float, required=True,
-                   help="tokens (in your unit) each run of the swarm trained on")
     o.add_argument("--as", dest="kind", choices=("loss", "score"), default="loss",
                    help="the metrics are losses, lower is better (default), or scores")
-    g = src.add_parser(
-        "regmix",
-        help="a RegMix sweep: its mixture CSV and loss CSV",
-        description="Each run's amounts are its train_<domain> shares times --budget; each "
-        "metric/<name>_val_loss column becomes loss:<name> (a domain's own loss when <name> "
-        "is a training domain). The files are joined on their index column.",
+    g = _swarm_parser(
+        src, "regmix", "a RegMix sweep: its mixture CSV and loss CSV",
+        "Each run's amounts are its train_<domain> shares times --budget; each "
+        "metric/<name>_val_loss column becomes loss:<name> (a domain's own loss when <name> is "
+        "a training domain). The files are joined on their index column.",
+        ("mixtures", "the sweep's mixture CSV (index, train_<domain> shares)"),
+        ("losses", "the sweep's loss CSV (index, metric/<name>_val_loss)"),
     )
-    g.add_argument("mixtures", help="the sweep's mixture CSV (index, train_<domain> shares)")
-    g.add_argument("losses", help="the sweep's loss CSV (index, metric/<name>_val_loss)")
-    g.add_argument("--budget", type=float, required=True,
-                   help="tokens (in your unit) each run of the sweep trained on")
     for x in (q, r, o, g):
         x.add_argument("-o", "--output", required=True, help="pilot CSV (or .json) to write")
+
+
+def _swarm_parser(src, name: str, summary: str, description: str, shares, metrics):
+    """The parser of a fixed-budget swarm's two files: ``(dest, help)`` of each, and
+    ``--budget``."""
+    p = src.add_parser(name, help=summary, description=description)
+    for dest, text in (shares, metrics):
+        p.add_argument(dest, help=text)
+    p.add_argument("--budget", type=float, required=True,
+                   help="tokens (in your unit) each run of the swarm trained on")
+    return p
 
 
 def cmd_import(args) -> None:
