@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxmix.fitting.targets import TargetFit, fit_targets
-from jaxmix.objective import Objective, parse_objective
 from jaxmix.optimization.targets import (
     best_run,
     choose,
@@ -24,6 +23,7 @@ from jaxmix.optimization.targets import (
 )
 from jaxmix.status import InputError
 from jaxmix.study.propose import Proposal, _proposal_table
+from jaxmix.study.targets import as_objective
 from jaxmix.table import PilotTable
 
 
@@ -48,12 +48,6 @@ class TargetValidation(NamedTuple):
     better: bool
 
 
-def _objective(table, objective):
-    if not isinstance(objective, Objective):
-        objective = parse_objective(objective, table.targets())
-    return objective
-
-
 def validate_targets(table: PilotTable, objective=None, seed: int = 0) -> TargetValidation:
     """Cross-validate the target law on ``table`` for ``objective`` (text or Objective).
 
@@ -66,7 +60,7 @@ def validate_targets(table: PilotTable, objective=None, seed: int = 0) -> Target
     >>> bool(v.better), bool(v.law_rmse[0] < 0.2 * v.mean_rmse[0])
     (True, True)
     """
-    fit = fit_targets(table, _objective(table, objective), seed=seed)
+    fit = fit_targets(table, as_objective(table, objective), seed=seed)
     _, _, _, pred = evaluate(fit, fit.weights)  # [F, R, T]
     y, held, obj = fit.values, fit.held, fit.objective
     law = np.full_like(y, np.nan)
@@ -112,7 +106,7 @@ def propose_targets(
         raise InputError(f"--runs must be >= 1, got {runs}")
     if not budget > 0:
         raise InputError(f"--budget must be > 0, got {budget}")
-    fit = fit_targets(table, _objective(table, objective), seed=seed)
+    fit = fit_targets(table, as_objective(table, objective), seed=seed)
     choice = choose(fit, candidates)
     ref = fit.weights[best_run(fit)]
     if candidates is not None:

@@ -31,6 +31,14 @@ from jaxmix.table import PilotTable
 BUDGET_RTOL = 0.05  # runs whose totals differ more than this are not one fixed-budget swarm
 
 
+def as_objective(table: PilotTable, objective) -> Objective:
+    """``objective`` as an :class:`Objective` of ``table``'s targets (``--objective`` text,
+    None for the table's only target, or an Objective, returned as it is)."""
+    if isinstance(objective, Objective):
+        return objective
+    return parse_objective(objective, table.targets())  # no domains: never None
+
+
 class TargetRecommendation(NamedTuple):
     """The fit, the choice, and the warnings of a target objective.
 
@@ -64,8 +72,7 @@ def recommend_targets(
     >>> rec.choice.action in ("move", "shrink", "keep"), round(float(rec.choice.weights.sum()), 9)
     (True, 1.0)
     """
-    if not isinstance(objective, Objective):
-        objective = parse_objective(objective, table.targets())  # no domains: never None
+    objective = as_objective(table, objective)
     totals = table.amounts.sum(axis=1)
     warnings = []
     if totals.max() > (1 + BUDGET_RTOL) * totals.min():
