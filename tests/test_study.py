@@ -152,9 +152,8 @@ def test_sharded_equals_unsharded_on_eight_host_devices(tmp_path):
         np.testing.assert_allclose(sharded.exact_weights, plain.exact_weights, atol=1e-12)
         print("OK", sharded.weights.shape)
     """)
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAXMIX_NO_CACHE="1"
-    )
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8"
+    env = dict(os.environ, XLA_FLAGS=flags, JAXMIX_NO_CACHE="1")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "OK (20, 3)" in proc.stdout
