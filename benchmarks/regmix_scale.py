@@ -3,7 +3,7 @@
 ``python -m benchmarks.regmix_scale [--trials N] [--pilots P] [--out PATH]``
 
 RegMix (``../shared/realdata/regmix``) trained 512 1M-parameter proxies on Dirichlet mixtures
-of 17 Pile domains and 63 1B-parameter models on other mixtures, each with 13 validation
+of 17 Pile domains and 64 1B-parameter models on other mixtures, each with 13 validation
 losses. Each trial takes ``P`` random 1M runs (trial 0: all 512) as the pilots, fits them
 (objective: the sum of the 13 losses, ``--objective 'loss:*'``) and picks one of the 1B
 mixtures; its regret is its real 1B objective over the best 1B run's, in percent. The 1M

@@ -12,7 +12,7 @@ from scipy.optimize import minimize as scipy_minimize
 from jaxmix.cli.main import main
 from jaxmix.fitting.targets import fit_targets
 from jaxmix.io.pilots import parse_pilots_csv, pilots_to_csv, read_pilots
-from jaxmix.laws.targets import TargetParams, objective
+from jaxmix.laws.targets import mixing_law_params, objective
 from jaxmix.objective import parse_objective
 from jaxmix.optimization.targets import covered_fraction, solve_targets
 from jaxmix.status import InputError
@@ -128,9 +128,9 @@ def test_targets_fitted_together_equal_one_by_one():
 
 def _random_target_fit(rng, k=4, t=3):
     """A stand-in with the fields solve_targets reads, and the objective as a function."""
-    params = TargetParams(floor=jnp.asarray(rng.uniform(1, 2, t)),
-                          log_scale=jnp.asarray(rng.normal(0, 0.3, t)),
-                          theta=jnp.asarray(rng.normal(0, 1.5, (t, k))))
+    params = mixing_law_params(floor=jnp.asarray(rng.uniform(1, 2, t)),
+                               log_scale=jnp.asarray(rng.normal(0, 0.3, t)),
+                               theta=jnp.asarray(rng.normal(0, 1.5, (t, k))))
     signs, coef = np.array([1.0, 1.0, -1.0]), np.array([1.0, 0.5, 2.0])
 
     class Fit:
@@ -165,9 +165,9 @@ def test_stay_near_optimum_matches_scipy_and_moves_toward_the_reference(strength
 def test_optimum_matches_scipy_on_the_simplex():
     rng = np.random.default_rng(3)
     k, t = 4, 3
-    params = TargetParams(floor=jnp.asarray(rng.uniform(1, 2, t)),
-                          log_scale=jnp.asarray(rng.normal(0, 0.3, t)),
-                          theta=jnp.asarray(rng.normal(0, 1.5, (t, k))))
+    params = mixing_law_params(floor=jnp.asarray(rng.uniform(1, 2, t)),
+                               log_scale=jnp.asarray(rng.normal(0, 0.3, t)),
+                               theta=jnp.asarray(rng.normal(0, 1.5, (t, k))))
     signs, coef = np.array([1.0, 1.0, -1.0]), np.array([1.0, 0.5, 2.0])
 
     class Fit:  # the fields solve_targets reads

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from jaxmix.cli.common import say, table_out, warn
+from jaxmix.laws.targets import LAWS
 
 # Options of the per-domain laws that the target law does not take (yet): refused up front.
 _UNSUPPORTED = (
@@ -103,12 +104,13 @@ def format_targets(rec, runs, budget: float, show: int = 8) -> str:
 def format_fit_lines(fit, n_runs: int, show: int = 8) -> list:
     """The target fit as lines of terminal text: per target its out-of-fold error."""
     cols = fit.objective.columns
-    lines = [f"target law (mixing_law per target) on {n_runs} runs, objective "
-             f"{short_spec(fit.objective)}"]
-    lines.append(f"  {'target':<28} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
+    lines = [f"target laws on {n_runs} runs, objective {short_spec(fit.objective)}"]
+    lines.append(f"  {'target':<28} {'law':<14} {'out-of-fold RMSE':>16} {'ridge':>7}  status")
     for j in range(min(len(cols), show)):
         st = "converged" if int(fit.status[j]) == 0 else f"status {int(fit.status[j])}"
-        lines.append(f"  {cols[j]:<28} {fit.cv_rmse[j]:>16.4g} {fit.ridge[j]:>7g}  {st}")
+        law = LAWS[int(fit.law[j])]
+        lines.append(f"  {cols[j]:<28} {law:<14} {fit.cv_rmse[j]:>16.4g} {fit.ridge[j]:>7g}"
+                     f"  {st}")
     if len(cols) > show:
         ok = int(np.sum(fit.status == 0))
         lines.append(f"  ... {len(cols) - show} more targets ({ok}/{len(cols)} converged)")
@@ -225,7 +227,7 @@ def validate_targets_cmd(args, table, objective) -> None:
     from jaxmix.study.target_studies import validate_targets
 
     v = validate_targets(table, objective, seed=args.seed)
-    data = clean({"law": "mixing_law per target", "objective_spec": objective.spec(),
+    data = clean({"law": "laws per target", "objective_spec": objective.spec(),
                   "folds": v.folds, "law_rmse": dict(zip(v.columns, v.law_rmse)),
                   "mean_rmse": dict(zip(v.columns, v.mean_rmse)),
                   "objective_law_rmse": v.objective_law_rmse,
@@ -236,8 +238,8 @@ def validate_targets_cmd(args, table, objective) -> None:
         write_atomic(args.output, text)
     elif args.quiet:
         print(text, end="")
-    lines = [f"target law (mixing_law per target), {v.folds} folds over {len(table.runs)} "
-             f"runs, objective {short_spec(objective)}",
+    lines = [f"target laws, {v.folds} folds over {len(table.runs)} runs, objective "
+             f"{short_spec(objective)}",
              f"  {'target':<28} {'law RMSE':>10} {'mean RMSE':>10}"]
     for c, a, b in list(zip(v.columns, v.law_rmse, v.mean_rmse))[:8]:
         lines.append(f"  {c:<28} {a:>10.4g} {b:>10.4g}")

@@ -1,12 +1,13 @@
-"""Fit the target law (:mod:`jaxmix.laws.targets`) to a table's targets, with fold fits.
+"""Fit the target laws (:mod:`jaxmix.laws.targets`) to a table's targets, with fold fits.
 
 Each target is standardized (its mean and standard deviation over the runs), then fitted by
-damped Newton on ``0.5 * sum(residual^2) + 0.5 * ridge * |theta|^2`` plus weak priors on the
-floor's distance from the observed extreme and on the scale. The ridge strength is chosen
-per target from ``RIDGES`` by the out-of-fold error over groups of runs that share a mixture
-(leave one mixture out up to 16 mixtures, else 8-fold). Every target, fold and ridge strength
-is one problem of one vmapped, compiled call; the fold fits at the chosen strength are kept
-for the decision's uncertainty.
+both families: the ``mixing_law`` by damped Newton on ``0.5 * sum(residual^2) + 0.5 *
+ridge * |theta|^2`` plus weak priors on the floor's distance from the observed extreme and on
+the scale; the ``effective_data`` law as in :mod:`jaxmix.fitting.effective_targets`. The
+family and its ridge strength are chosen per target by the out-of-fold error over groups of
+runs that share a mixture (leave one mixture out up to 16 mixtures, else 8-fold). Every
+target, fold and ridge strength of a family is one problem of one compiled call; the fold
+fits of the chosen pair are kept for the decision's uncertainty.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmix import aot
+from jaxmix.fitting import effective_targets as eff
 from jaxmix.fitting.newton import minimize
 from jaxmix.fitting.stacking import cv_masks, proportion_groups
-from jaxmix.laws.targets import TargetParams
+from jaxmix.laws.targets import EPS, TargetParams
 from jaxmix.objective import Objective
 from jaxmix.status import InputError, Status
 from jaxmix.table import PilotTable
@@ -38,6 +40,7 @@ class TargetFit(NamedTuple):
       fold_params: ``TargetParams`` with leaves ``[F, T, ...]``, each fold's runs held out.
       held: ``[F, R]`` held-out masks of the folds.
       ridge: ``[T]`` chosen ridge strength; cv_rmse: ``[T]`` out-of-fold RMSE (target units).
+      law: ``[T]`` index into :data:`~jaxmix.laws.targets.LAWS` of each target's family.
       status: ``[T]`` :class:`Status` of the full fits; fold_status: ``[F, T]``.
       weights: ``[R, K]`` the runs' mixtures; values: ``[R, T]`` their targets (NaN: missing).
       budget: the runs' median total amount.
@@ -53,6 +56,7 @@ class TargetFit(NamedTuple):
     held: np.ndarray
     ridge: np.ndarray
     cv_rmse: np.ndarray
+    law: np.ndarray
     status: np.ndarray
     fold_status: np.ndarray
     weights: np.ndarray
@@ -102,19 +106,51 @@ def _fit_all(props, y, observed, signs, train, ridges):
     return jax.vmap(lambda r: jax.vmap(lambda m: per_target(m, r))(train))(ridges)
 
 
-def _natural(x, mean, sd, ext, signs) -> TargetParams:
-    """Standardized ``x [..., T, K + 2]`` -> parameters in target units."""
-    c = ext - signs * np.exp(x[..., 0])
-    return TargetParams(
-        floor=mean + sd * c, log_scale=x[..., 1] + np.log(sd), theta=x[..., 2:]
-    )
+def _mixing_params(x, ext, signs) -> TargetParams:
+    """Standardized ``mixing_law`` parameters (numpy) of ``x [..., T, K + 2]``."""
+    one = np.ones_like(x[..., 0])
+    return TargetParams(floor=ext - signs * np.exp(x[..., 0]), log_scale=x[..., 1],
+                        theta=x[..., 2:], alpha=0.0 * one, gamma=one,
+                        log_weight=np.zeros_like(x[..., 2:]))
 
 
-def _predict_std(x, props, ext, signs):
-    """``[..., R, T]`` standardized predictions of ``x [..., T, K + 2]`` at ``props [R, K]``."""
-    c = ext - signs * np.exp(x[..., 0])
-    gap = np.exp(x[..., None, :, 1] + np.einsum("rk,...tk->...rt", props, x[..., 2:]))
-    return c[..., None, :] + signs * gap
+def _natural(p: TargetParams, mean, sd) -> TargetParams:
+    """Standardized parameters -> target units (the gap scales by ``sd``)."""
+    return p._replace(floor=mean + sd * p.floor, log_scale=p.log_scale + np.log(sd))
+
+
+def _predict_std(p: TargetParams, props, signs):
+    """``[..., R, T]`` predictions of parameters with leaves ``[..., T]`` / ``[..., T, K]`` at
+    ``props [R, K]`` (a target at a time: the effective data is ``[..., R, K]``)."""
+    out = []
+    for t in range(p.floor.shape[-1]):
+        lg = p.log_scale[..., t, None] + np.einsum("rk,...k->...r", props, p.theta[..., t, :])
+        if np.any(p.alpha[..., t] != 0):
+            d = np.exp(p.log_weight[..., t, None, :]) * (props + EPS) ** p.gamma[..., t, None,
+                                                                                 None]
+            lg = lg - p.alpha[..., t, None] * np.log(d.sum(axis=-1))
+        out.append(p.floor[..., t, None] + signs[t] * np.exp(lg))
+    return np.stack(out, axis=-1)
+
+
+def _fit_families(props, ys, observed, signs, train):
+    """``(params, status [S, M, T], ridges [S], laws [S])``: standardized parameters with
+    leaves ``[S, M, T, ...]`` of every family and ridge strength (``S`` pairs)."""
+    dt = jnp.result_type(float)
+    args = (jnp.asarray(props, dt), jnp.asarray(np.nan_to_num(ys), dt), jnp.asarray(observed),
+            jnp.asarray(signs, dt), jnp.asarray(train, dt))
+    x, status = jax.device_get(aot.call(_fit_all, "target_fit", *args,
+                                        jnp.asarray(RIDGES, dt)))
+    xe, status_e = jax.device_get(aot.call(
+        eff.fit_all, "target_fit_effective", *args, jnp.asarray(eff.RIDGES, dt),
+        batch=eff.batch_size(props, len(eff.RIDGES) * train.shape[0] * ys.shape[1])))
+    ext = _extremes(ys, observed, train, signs)[None]  # [1, M, T]
+    mix = _mixing_params(np.asarray(x, float), ext, signs)
+    eff_p = eff.standardized_params(np.asarray(xe, float), ext, signs)
+    params = TargetParams(*(np.concatenate([a, b]) for a, b in zip(mix, eff_p)))
+    laws = np.repeat([0, 1], [len(RIDGES), len(eff.RIDGES)])
+    return (params, np.concatenate([np.asarray(status), np.asarray(status_e)]),
+            np.concatenate([RIDGES, eff.RIDGES]), laws)
 
 
 def fit_targets(table: PilotTable, objective: Objective, seed: int = 0) -> TargetFit:
@@ -141,24 +177,16 @@ def fit_targets(table: PilotTable, objective: Objective, seed: int = 0) -> Targe
     ys = (y - mean) / sd
     held = cv_masks(proportion_groups(table.amounts), seed)  # [F, R]
     train = np.concatenate([np.ones((1, len(table.runs))), 1.0 - held], axis=0)
-    dt = jnp.result_type(float)
-    x, status = jax.device_get(aot.call(
-        _fit_all, "target_fit",
-        jnp.asarray(props, dt), jnp.asarray(np.nan_to_num(ys), dt), jnp.asarray(observed),
-        jnp.asarray(objective.signs, dt), jnp.asarray(train, dt), jnp.asarray(RIDGES, dt),
-    ))
-    x, status = np.asarray(x, float), np.asarray(status)
     signs = objective.signs
-    ext = _extremes(ys, observed, train, signs)  # [M, T]
-    pred = _predict_std(x, props, ext[None], signs)  # [S, M, R, T]
+    std, status, ridges, laws = _fit_families(props, ys, observed, signs, train)
+    pred = _predict_std(std, props, signs)  # [S, M, R, T]
     err = np.where(held[None, :, :, None] & observed[None, None], pred[:, 1:] - ys, 0.0)
     n = np.maximum((held[:, :, None] & observed[None]).sum(axis=(0, 1)), 1)
     cv_mse = (err**2).sum(axis=(1, 2)) / n  # [S, T]
     pick = np.argmin(np.where(np.isfinite(cv_mse), cv_mse, np.inf), axis=0)  # [T]
     t = np.arange(len(signs))
-    chosen = x[pick, :, t]  # [T, M, P]
     chosen_status = status[pick, :, t]  # [T, M]
-    nat = _natural(np.moveaxis(chosen, 0, 1), mean, sd, ext, signs)  # leaves [M, T, ...]
+    nat = _natural(TargetParams(*(np.moveaxis(v[pick, :, t], 0, 1) for v in std)), mean, sd)
     held_pred = mean + sd * np.moveaxis(pred[pick, :, :, t], 0, -1)  # [M, R, T]
     return TargetFit(
         domains=table.domains,
@@ -166,7 +194,8 @@ def fit_targets(table: PilotTable, objective: Objective, seed: int = 0) -> Targe
         params=TargetParams(*(np.asarray(v[0]) for v in nat)),
         fold_params=TargetParams(*(np.asarray(v[1:]) for v in nat)),
         held=held,
-        ridge=np.asarray(RIDGES)[pick],
+        ridge=ridges[pick],
+        law=laws[pick],
         cv_rmse=np.sqrt(cv_mse[pick, t]) * sd,
         status=chosen_status[:, 0],
         fold_status=chosen_status[:, 1:].T,
@@ -216,7 +245,7 @@ def _check_counts(table: PilotTable, objective: Objective, observed) -> None:
         mixtures = len(np.unique(groups[observed[:, j]]))
         if mixtures < 4:
             raise InputError(
-                f"the target law (mixing_law per target) needs runs of at least 4 distinct "
+                f"the target laws need runs of at least 4 distinct "
                 f"mixtures with {col} measured; the table has {mixtures} ({n} runs)",
                 table.path, column=col,
             )

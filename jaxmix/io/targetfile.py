@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from jaxmix.io.atomic import write_atomic
+from jaxmix.laws.targets import LAWS
 
 
 def target_mixture_dict(rec, runs, budget: float) -> dict:
@@ -46,7 +47,8 @@ def target_mixture_dict(rec, runs, budget: float) -> dict:
             "stay_near_gain_given_up": None if np.isnan(c.given_up) else c.given_up,
         },
         "fit": {
-            "law": "mixing_law per target",
+            "law": "laws per target",
+            "laws": {c: LAWS[int(i)] for c, i in zip(fit.objective.columns, fit.law)},
             "fitted_at_budget": fit.budget,
             "cv_rmse": by_col(fit.cv_rmse),
             "ridge": by_col(fit.ridge),

@@ -2,10 +2,13 @@
 target, its fold fits and the runs it was fitted on, so that ``predict``, ``optimize`` and
 ``next`` answer from the file exactly as ``run`` does from the table.
 
-The file is JSON with ``law`` ``"mixing_law per target"`` (how :func:`is_target_fit` tells it
-from a per-domain fit file), ``domains``, ``objective_spec``, per target its natural
-parameters (``floor``, ``log_scale``, ``theta`` per domain), ``ridge``, ``cv_rmse`` and
-``status``; the ``folds`` (held-out run indices, each target's parameters and status); the
+The file is JSON with ``law`` ``"laws per target"`` (how :func:`is_target_fit` tells it
+from a per-domain fit file; files of jaxmix before the effective-data law say
+``"mixing_law per target"`` and are read as mixing laws), ``domains``, ``objective_spec``,
+per target its family (``law``: ``mixing_law`` or ``effective_data``), its natural
+parameters (``floor``, ``log_scale``, ``theta`` per domain, ``alpha``, ``gamma``,
+``log_weight`` per domain), ``ridge``, ``cv_rmse`` and ``status``; the ``folds`` (held-out
+run indices, each target's parameters and status); the
 ``runs`` (ids, ``[R, K]`` shares, ``[R, T]`` target values, null where missing); ``budget``,
 ``diff_rmse`` and ``objective_rmse``. Reading checks every field: a one-line
 :class:`InputError` names the file and the key.
@@ -21,12 +24,13 @@ import numpy as np
 from jaxmix.fitting.targets import TargetFit
 from jaxmix.io.atomic import write_atomic
 from jaxmix.io.jsonfile import all_str, clean
-from jaxmix.laws.targets import TargetParams
+from jaxmix.laws.targets import LAWS, TargetParams
 from jaxmix.objective import parse_objective
 from jaxmix.status import InputError
 from jaxmix.version import __version__
 
-TARGET_LAW = "mixing_law per target"
+TARGET_LAW = "laws per target"
+OLD_TARGET_LAW = "mixing_law per target"  # files with mixing laws only (read as such)
 KEYS = frozenset(
     "law domains objective_spec targets folds runs budget diff_rmse objective_rmse "
     "jaxmix_version warnings".split()
@@ -35,7 +39,7 @@ KEYS = frozenset(
 
 def is_target_fit(data) -> bool:
     """Whether decoded JSON ``data`` is a target fit file."""
-    return isinstance(data, dict) and data.get("law") == TARGET_LAW
+    return isinstance(data, dict) and data.get("law") in (TARGET_LAW, OLD_TARGET_LAW)
 
 
 def target_fit_to_dict(fit: TargetFit, runs, warnings=()) -> dict:
@@ -43,11 +47,14 @@ def target_fit_to_dict(fit: TargetFit, runs, warnings=()) -> dict:
     cols, doms = fit.objective.columns, fit.domains
     p = fit.params
 
-    def per_target(params, t):
-        return {"floor": params.floor[t], "log_scale": params.log_scale[t]}
+    def per_target(params, i, by_name: bool):
+        named = (lambda v: dict(zip(doms, v))) if by_name else (lambda v: v)  # noqa: E731
+        return {"floor": params.floor[i], "log_scale": params.log_scale[i],
+                "theta": named(params.theta[i]), "alpha": params.alpha[i],
+                "gamma": params.gamma[i], "log_weight": named(params.log_weight[i])}
 
     targets = {
-        c: {**per_target(p, t), "theta": dict(zip(doms, p.theta[t])), "ridge": fit.ridge[t],
+        c: {"law": LAWS[int(fit.law[t])], **per_target(p, t, True), "ridge": fit.ridge[t],
             "cv_rmse": fit.cv_rmse[t], "status": int(fit.status[t])}
         for t, c in enumerate(cols)
     }
@@ -55,8 +62,7 @@ def target_fit_to_dict(fit: TargetFit, runs, warnings=()) -> dict:
     folds = [
         {"held": np.flatnonzero(fit.held[f]).tolist(),
          "status": dict(zip(cols, np.asarray(fit.fold_status[f]).tolist())),
-         "params": {c: {"floor": fp.floor[f, t], "log_scale": fp.log_scale[f, t],
-                        "theta": fp.theta[f, t]} for t, c in enumerate(cols)}}
+         "params": {c: per_target(fp, (f, t), False) for t, c in enumerate(cols)}}
         for f in range(fit.held.shape[0])
     ]
     return clean({
@@ -92,19 +98,39 @@ def _matrix(x, rows: int, cols: int, path, key, allow_none=False) -> np.ndarray:
     return np.array(out, float).reshape(rows, cols)
 
 
+def _per_domain(entry, name, domains, path, key, by_name: bool, default: float):
+    """``[K]`` a per-domain field (by name or as a list); ``default`` when absent."""
+    v = entry.get(name)
+    if v is None and name != "theta":
+        return np.full(len(domains), default)
+    if by_name:
+        if not isinstance(v, dict) or set(v) != set(domains):
+            raise InputError(f"{name} needs one number per domain", path, None, f"{key}.{name}")
+        return np.array([_number(v[d], path, f"{key}.{name}.{d}") for d in domains])
+    return _matrix([v], 1, len(domains), path, f"{key}.{name}")[0]
+
+
 def _params(entry, domains, path, key, theta_by_name: bool):
+    """``(floor, log_scale, theta, alpha, gamma, log_weight)`` of one target; the
+    effective-data fields default to the mixing law's (alpha 0)."""
     if not isinstance(entry, dict):
         raise InputError("expected an object with floor, log_scale and theta", path, None, key)
     floor = _number(entry.get("floor"), path, f"{key}.floor")
     scale = _number(entry.get("log_scale"), path, f"{key}.log_scale")
-    theta = entry.get("theta")
-    if theta_by_name:
-        if not isinstance(theta, dict) or set(theta) != set(domains):
-            raise InputError("theta needs one number per domain", path, None, f"{key}.theta")
-        th = [_number(theta[d], path, f"{key}.theta.{d}") for d in domains]
-    else:
-        th = _matrix([theta], 1, len(domains), path, f"{key}.theta")[0]
-    return floor, scale, np.asarray(th, float)
+    th = _per_domain(entry, "theta", domains, path, key, theta_by_name, 0.0)
+    alpha = (0.0 if entry.get("alpha") is None
+             else _number(entry["alpha"], path, f"{key}.alpha", lambda v: v >= 0))
+    gamma = (1.0 if entry.get("gamma") is None
+             else _number(entry["gamma"], path, f"{key}.gamma", lambda v: 0 < v <= 1))
+    lw = _per_domain(entry, "log_weight", domains, path, key, theta_by_name, 0.0)
+    return floor, scale, th, alpha, gamma, lw
+
+
+def _law_index(entry, path, key) -> int:
+    name = entry.get("law", "mixing_law") if isinstance(entry, dict) else None
+    if name not in LAWS:
+        raise InputError(f"law must be one of {', '.join(LAWS)}", path, None, f"{key}.law")
+    return LAWS.index(name)
 
 
 def target_fit_from_dict(data, path=None) -> tuple:
@@ -175,9 +201,10 @@ def target_fit_from_dict(data, path=None) -> tuple:
     stack = lambda ps, i: np.array([[p[i] for p in row] for row in ps])  # noqa: E731
     fit = TargetFit(
         domains=tuple(domains), objective=objective,
-        params=TargetParams(*(stack([full], i)[0] for i in range(3))),
-        fold_params=TargetParams(*(stack(fold_params, i) for i in range(3))),
+        params=TargetParams(*(stack([full], i)[0] for i in range(6))),
+        fold_params=TargetParams(*(stack(fold_params, i) for i in range(6))),
         held=held, ridge=extra["ridge"], cv_rmse=extra["cv_rmse"],
+        law=np.array([_law_index(targets[c], path, f"targets.{c}") for c in cols]),
         status=extra["status"].astype(np.int32), fold_status=np.array(fold_status, np.int32),
         weights=weights, values=values,
         budget=_number(data.get("budget"), path, "budget", lambda v: v > 0),
