@@ -23,7 +23,8 @@ from jaxmix.fitting.newton import minimize
 from jaxmix.laws.targets import EPS, TargetParams
 
 RIDGES = (0.01, 0.1, 1.0)  # ridge strengths on the log transfer coefficients
-MAX_STEPS = 300
+GN_STEPS = 300  # Gauss-Newton's cap; the fits it leaves unconverged go on with exact Newton
+MAX_STEPS = 300  # exact Newton's cap
 LOG_ALPHA0 = float(np.log(0.5))  # prior centre and start of the exponent of D
 BATCH_ELEMENTS = 2**24  # bound on one batch's Jacobians (problems x R x P)
 
@@ -54,8 +55,10 @@ def prediction(x, props, ext, s):
     return ext - s * jnp.exp(x[0]) + sg, jac
 
 
-def one_fit(props, y, w, s, ridge):
-    """Fit one standardized target ``y [R]`` with row weights ``w [R]`` (0: not used);
+def one_fit(props, y, w, s, ridge, start=None, exact: bool = False):
+    """Fit one standardized target ``y [R]`` with row weights ``w [R]`` (0: not used) from
+    ``start [K + 4]`` (default: see below), by Gauss-Newton curvature (``exact``: the exact
+    Hessian, slower per step but quadratic where large residuals make Gauss-Newton crawl);
     returns ``(x [K + 4], status)`` (see :func:`prediction`)."""
     ext = jnp.where(s > 0, jnp.min(jnp.where(w > 0, y, jnp.inf)),
                     jnp.max(jnp.where(w > 0, y, -jnp.inf)))
@@ -80,8 +83,9 @@ def one_fit(props, y, w, s, ridge):
     b0 = jnp.sum(w * (z + jnp.exp(LOG_ALPHA0) * log_d)) / jnp.maximum(jnp.sum(w), 1.0)
     x0 = jnp.concatenate([jnp.zeros(1, dt), b0[None], jnp.full(1, LOG_ALPHA0, dt),
                           jnp.zeros(k + 1, dt)])
-    res = minimize(loss, x0, max_steps=MAX_STEPS, gtol=1e-9, hessian=curvature, rtol=1e-13,
-                   xtol=1e-10)
+    x0 = x0 if start is None else start
+    res = minimize(loss, x0, max_steps=MAX_STEPS if exact else GN_STEPS, gtol=1e-9,
+                   hessian=None if exact else curvature, rtol=1e-13, xtol=1e-10)
     return res.params, res.status
 
 
@@ -102,6 +106,46 @@ def fit_all(props, y, observed, signs, train, ridges, batch: int):
 
     x, status = jax.lax.map(one, (si, mi, ti), batch_size=batch)
     return x.reshape(n_s, n_m, n_t, -1), status.reshape(n_s, n_m, n_t)
+
+
+@partial(jax.jit, static_argnames="batch")
+def refit_exact(props, y, observed, signs, train, ridges, index, starts, batch: int):
+    """``(x [J, K + 4], status [J])``: the problems ``index [J, 3]`` (ridge, mask, target
+    indices into the arguments of :func:`fit_all`) again from ``starts [J, K + 4]``, with
+    the exact Hessian (the few that Gauss-Newton left at the step cap)."""
+    y = jnp.where(observed, y, 0.0)
+    obs = observed.astype(props.dtype)
+
+    def one(args):
+        (s_, m_, t_), x0 = args
+        return one_fit(props, y[:, t_], obs[:, t_] * train[m_], signs[t_], ridges[s_], x0,
+                       exact=True)
+
+    return jax.lax.map(one, ((index[:, 0], index[:, 1], index[:, 2]), starts),
+                       batch_size=batch)
+
+
+def fit_every(props, y, observed, signs, train, ridges):
+    """:func:`fit_all` on device arrays, then :func:`refit_exact` on the problems it left
+    unconverged (padded to a power of 2, so that nearby counts share a program); returns
+    numpy ``(x [S, M, T, K + 4], status [S, M, T])``."""
+    from jaxmix import aot
+
+    n = ridges.shape[0] * train.shape[0] * y.shape[1]
+    x, status = jax.device_get(aot.call(
+        fit_all, "target_fit_effective", props, y, observed, signs, train, ridges,
+        batch=batch_size(props, n)))
+    x, status = np.array(x), np.array(status)
+    bad = np.argwhere(status != 0)
+    if len(bad):
+        j = 2 ** int(np.ceil(np.log2(len(bad))))
+        index = np.concatenate([bad, np.repeat(bad[:1], j - len(bad), axis=0)])
+        xe, se = jax.device_get(aot.call(
+            refit_exact, "target_refit_effective", props, y, observed, signs, train, ridges,
+            jnp.asarray(index, jnp.int32), jnp.asarray(x[tuple(index.T)], props.dtype),
+            batch=max(1, batch_size(props, j) // 4)))
+        x[tuple(bad.T)], status[tuple(bad.T)] = np.asarray(xe)[: len(bad)], se[: len(bad)]
+    return x, status
 
 
 def batch_size(props, problems: int) -> int:

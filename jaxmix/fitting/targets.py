@@ -141,9 +141,7 @@ def _fit_families(props, ys, observed, signs, train):
             jnp.asarray(signs, dt), jnp.asarray(train, dt))
     x, status = jax.device_get(aot.call(_fit_all, "target_fit", *args,
                                         jnp.asarray(RIDGES, dt)))
-    xe, status_e = jax.device_get(aot.call(
-        eff.fit_all, "target_fit_effective", *args, jnp.asarray(eff.RIDGES, dt),
-        batch=eff.batch_size(props, len(eff.RIDGES) * train.shape[0] * ys.shape[1])))
+    xe, status_e = eff.fit_every(*args, jnp.asarray(eff.RIDGES, dt))
     ext = _extremes(ys, observed, train, signs)[None]  # [1, M, T]
     mix = _mixing_params(np.asarray(x, float), ext, signs)
     eff_p = eff.standardized_params(np.asarray(xe, float), ext, signs)
