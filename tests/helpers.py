@@ -116,3 +116,13 @@ def assert_on_simplex(w, lower=None, upper=None, atol=1e-9):
     upper = np.ones(w.shape[-1]) if upper is None else np.asarray(upper, dtype=float)
     assert np.all(w >= lower - atol), (w, lower)
     assert np.all(w <= upper + atol), (w, upper)
+
+
+def scipy_simplex_minimum(f, k, ftol=1e-14, maxiter=500):
+    """scipy SLSQP's minimizer of ``f`` over the simplex of ``k`` weights, from uniform (the
+    reference the certified optimizers are checked against)."""
+    from scipy.optimize import minimize
+
+    return minimize(f, np.full(k, 1 / k), method="SLSQP", bounds=[(0, 1)] * k,
+                    constraints={"type": "eq", "fun": lambda x: x.sum() - 1},
+                    options={"ftol": ftol, "maxiter": maxiter})

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.optimize import minimize as scipy_minimize
+from helpers import scipy_simplex_minimum
 
 from jaxmix.fitting import effective_targets as eff
 from jaxmix.fitting.targets import fit_targets
@@ -76,9 +76,7 @@ def test_optimum_matches_scipy_on_the_simplex(swarm):
     w, gap, status = solve_targets(fit)
     signs, coef = fit.objective.signs, fit.objective.weights
     f = lambda x: float(objective(fit.params, signs, coef, jnp.asarray(x)))  # noqa: E731
-    ref = scipy_minimize(f, np.full(K, 1 / K), method="SLSQP", bounds=[(0, 1)] * K,
-                         constraints={"type": "eq", "fun": lambda x: x.sum() - 1},
-                         options={"ftol": 1e-15, "maxiter": 1000})
+    ref = scipy_simplex_minimum(f, K, ftol=1e-15, maxiter=1000)
     assert status == 0 and gap < 1e-9
     assert f(w) <= ref.fun + 1e-9
     np.testing.assert_allclose(w, ref.x, atol=1e-4)

@@ -7,6 +7,7 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import scipy_simplex_minimum
 from scipy.optimize import minimize as scipy_minimize
 
 from jaxmix.cli.main import main
@@ -181,9 +182,7 @@ def test_optimum_matches_scipy_on_the_simplex():
     fit.values = np.zeros((6, t))
     w, gap, status = solve_targets(fit)
     f = lambda x: float(objective(params, signs, coef, jnp.asarray(x)))  # noqa: E731
-    ref = scipy_minimize(f, np.full(k, 1 / k), method="SLSQP", bounds=[(0, 1)] * k,
-                         constraints={"type": "eq", "fun": lambda x: x.sum() - 1},
-                         options={"ftol": 1e-14, "maxiter": 500})
+    ref = scipy_simplex_minimum(f, k)
     assert status == 0 and gap < 1e-9
     assert f(w) <= ref.fun + 1e-9
     np.testing.assert_allclose(w, ref.x, atol=1e-4)
