@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmix import aot
 from jaxmix.fitting.newton import minimize
 from jaxmix.laws.targets import EPS, TargetParams
 
@@ -129,7 +130,6 @@ def fit_every(props, y, observed, signs, train, ridges):
     """:func:`fit_all` on device arrays, then :func:`refit_exact` on the problems it left
     unconverged (padded to a power of 2, so that nearby counts share a program); returns
     numpy ``(x [S, M, T, K + 4], status [S, M, T])``."""
-    from jaxmix import aot
 
     n = ridges.shape[0] * train.shape[0] * y.shape[1]
     x, status = jax.device_get(aot.call(
