@@ -49,6 +49,32 @@ def test_jacobian_is_the_derivative_of_the_prediction():
         np.testing.assert_allclose(jac, want, rtol=1e-9, atol=1e-12)
 
 
+def test_written_out_hessian_is_the_second_derivative_of_the_prediction():
+    rng = np.random.default_rng(1)
+    props = jnp.asarray(rng.dirichlet(np.full(K, 0.3), 9))  # near-zero shares included
+    for s in (1.0, -1.0):
+        x = jnp.asarray(rng.normal(0, 0.7, K + 4))
+        c = jnp.asarray(rng.normal(size=9))
+        want = jax.hessian(lambda v, s=s, c=c: c @ eff.prediction(v, props, 0.3, s)[0])(x)
+        np.testing.assert_allclose(eff.weighted_hessian(x, props, s, c), want, rtol=1e-9,
+                                   atol=1e-11)
+
+
+def test_long_fits_finish_in_the_compacted_batches(swarm):
+    """A first cap too short for any fit: every problem goes on in the compacted rounds,
+    converges there, and lands where the uncapped fit does."""
+    table = swarm[0]
+    props = table.amounts / table.amounts.sum(axis=1, keepdims=True)
+    y = np.asarray(table.targets()["loss:bench"], float)[:, None]
+    args = (jnp.asarray(props), jnp.asarray((y - y.mean()) / y.std()),
+            jnp.asarray(np.isfinite(y)), jnp.ones(1), jnp.ones((2, len(y))).at[1, :4].set(0.0),
+            jnp.asarray(eff.RIDGES))
+    x_ref, status_ref = eff.fit_every(*args)
+    x, status = eff.fit_every(*args, first_steps=2)
+    assert np.all(status_ref == 0) and np.all(status == 0)
+    np.testing.assert_allclose(x, x_ref, atol=1e-5)
+
+
 def test_recovers_a_known_effective_data_law_out_of_sample(swarm):
     table, pi, fit, rng = swarm
     assert LAWS[int(fit.law[0])] == "effective_data"
