@@ -135,3 +135,51 @@ def test_a_source_without_a_validation_set_leaves_the_objective_finite():
     batched = jax.tree.map(lambda x: jnp.stack([x, x]), full)
     obj, _ = objective_many(batched, jnp.asarray(pts), 30.0, jnp.asarray(imp), law_name=name)
     np.testing.assert_allclose(np.asarray(obj), f_full, rtol=1e-10)
+
+
+# --- candidates: the answer is one of the given mixtures -----------------------------------
+
+
+def test_candidates_on_the_default_path_give_the_default_decision():
+    table = _swarm(_mixing_truth, n=12, noise=1e-4, seed=5)
+    fit = combined.fit_combined(table, laws=LAWS)
+    free = jaxmix.optimize(fit, 30.0)
+    d = free.decision
+    safe = np.array([d["safe"]["weights"][k] for k in fit.domains])
+    opt = np.array([d["optimum"][k] for k in fit.domains])
+    path = np.stack([safe + t * (opt - safe) for t in decision.PATH[1:]])
+    mix = jaxmix.optimize(fit, 30.0, candidates=path)
+    np.testing.assert_allclose(mix.weights, free.weights, atol=1e-12)
+    assert mix.decision["action"] == "move"  # a given candidate, never "shrink"
+    row = mix.decision["candidate"]
+    assert row is not None and np.allclose(path[row], mix.weights)
+    assert mix.decision["optimum_gain_pct"] == pytest.approx(d["optimum_gain_pct"], rel=1e-9)
+
+
+def test_candidates_outside_the_bounds_are_never_chosen_and_rows_stay_the_callers():
+    table = _swarm(_mixing_truth, n=12, noise=1e-4, seed=5)
+    fit = combined.fit_combined(table, laws=LAWS)
+    opt = np.array(list(jaxmix.optimize(fit, 30.0).decision["optimum"].values()))
+    near = 0.9 * opt + 0.1 / 3
+    cands = np.stack([opt, near, np.full(3, 1 / 3)])
+    cap = {fit.domains[int(np.argmax(opt))]: float(opt.max()) - 1e-3}  # rules out row 0 only
+    mix = jaxmix.optimize(fit, 30.0, candidates=cands, max_weight=cap)
+    row = mix.decision["candidate"]
+    assert row in (1, 2) and np.allclose(mix.weights, cands[row])
+    with pytest.raises(jaxmix.InputError, match="none of the 1 candidates"):
+        jaxmix.optimize(fit, 30.0, candidates=opt[None], max_weight=cap)
+    for bad, message in ((np.ones((2, 2)) / 2, r"\[J, 3\]"),
+                         (np.array([[0.5, 0.6, -0.1]]), "shares >= 0")):
+        with pytest.raises(jaxmix.InputError, match=message):
+            jaxmix.optimize(fit, 30.0, candidates=bad)
+
+
+def test_single_law_takes_the_candidate_with_the_lowest_predicted_objective():
+    fit = jaxmix.from_params({d: dict(C=c, k=0.3, alpha=0.5, beta=0.3, E=1)
+                              for d, c in zip("abc", (1.0, 2.0, 3.0))})
+    cands = np.random.default_rng(0).dirichlet(np.ones(3), 6)
+    each = [jaxmix.optimize(fit, 10.0, candidates=c[None]).objective for c in cands]
+    mix = jaxmix.optimize(fit, 10.0, candidates=cands)
+    assert mix.decision is None
+    np.testing.assert_allclose(mix.weights, cands[int(np.argmin(each))])
+    assert mix.objective == pytest.approx(min(each), rel=1e-12)

@@ -147,7 +147,8 @@ def test_cli_fit_optimize_predict_say_what_run_says(capsys, files, swarm):
 @pytest.mark.parametrize("argv, message", [
     (["optimize", "{fit}", "--budget", "1", "--min-weight", "src0=0.1"], "--min-weight is not"),
     (["predict", "{fit}", "{cands}", "--importance", "src0=2"], "--importance: a target fit"),
-    (["optimize", "{pdfit}", "--budget", "1", "--candidates", "{cands}"], "needs a target fit"),
+    (["optimize", "{pdfit}", "--budget", "1", "--candidates", "{cands}", "--fix", "src0=1"],
+     "none of the"),
 ])
 def test_cli_target_fit_errors_are_one_line(capsys, files, argv, message):
     tmp, pilots, cands = files

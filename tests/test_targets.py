@@ -2,6 +2,7 @@
 its optimum and the decision against the best observed run."""
 
 import csv
+import io
 import json
 
 import jax.numpy as jnp
@@ -317,7 +318,23 @@ def test_cli_stay_near(capsys, tmp_path, swarm_files):
     assert code == 2 and "need a target objective" in err
 
 
-def test_cli_candidates_need_a_target_objective(capsys, tmp_path, swarm_files):
-    _, cands = swarm_files
-    code, _, err = run(capsys, "run", "--candidates", cands)
-    assert code == 2 and "--candidates needs a target objective" in err
+def test_cli_candidates_for_the_per_domain_laws(capsys, tmp_path, swarm_files):
+    _, swarm_cands = swarm_files  # the swarm's domains, not the example's
+    code, _, err = run(capsys, "run", "--candidates", swarm_cands)
+    assert code == 2 and "unknown domain" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "run", "--candidates", swarm_cands, "--bootstrap", "8")
+    assert code == 2 and "not with --bootstrap" in err
+    cands = tmp_path / "c.csv"
+    cands.write_text("name,w:code,w:arith,w:prose\neven,0.34,0.33,0.33\n"
+                     "code,0.6,0.2,0.2\nprose,0.1,0.2,0.7\n")
+    out = tmp_path / "m.json"
+    code, text, err = run(capsys, "run", "--candidates", cands, "-o", out)
+    assert code == 0, err
+    mix = json.loads(out.read_text())
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(cands.read_text()))}
+    chosen = mix["candidate"]
+    assert (chosen is None) == (mix["decision"]["candidate"] is None)
+    if chosen is not None:
+        assert f"candidate: {chosen}" in text
+        for d, w in mix["weights"].items():
+            assert w == pytest.approx(float(rows[chosen][f"w:{d}"]), abs=1e-12)

@@ -135,24 +135,52 @@ def cmd_optimize(args) -> None:
         optimize_target_fit(args, result, runs)
         return
     refuse_stay_near(args)
-    if getattr(args, "candidates", None):
-        from jaxmix.status import InputError
-
-        raise InputError("--candidates needs a target fit (jaxmix fit --objective); for "
-                         "loss:<domain> laws use jaxmix predict")
+    names, shares = _candidates(args, result.domains)
     mix = optimize(
         result,
         args.budget,
         repetition=args.repetition,
         r_star=args.r_star,
+        candidates=shares,
         **optimize_kwargs(args),
     )
+    extra = _chosen(mix, names, shares)
     if args.output:
-        write_mixture(mix, args.output)
+        write_mixture(mix, args.output, extra)
     else:
-        sys.stdout.write(mixture_json(mix))
+        sys.stdout.write(mixture_json(mix, extra))
     warn(args, mix.warnings)
     table_out(args, format_mixture(mix))
+    _say_chosen(args, extra)
+
+
+def _candidates(args, domains):
+    """``(names, shares [J, K])`` of ``--candidates``, or ``(None, None)``."""
+    if not getattr(args, "candidates", None):
+        return None, None
+    from jaxmix.io.mixtures_csv import read_mixture_table
+
+    names, shares, _ = read_mixture_table(args.candidates, domains)
+    return names, shares
+
+
+def _chosen(mix, names, shares) -> dict:
+    """``{"candidate": name or None}`` for the mixture file (None: the safe mixture kept);
+    empty without candidates."""
+    if shares is None:
+        return {}
+    import numpy as np
+
+    dist = np.abs(shares - mix.weights[None]).sum(axis=1)
+    j = int(np.argmin(dist))
+    return {"candidate": names[j] if dist[j] < 1e-9 else None}
+
+
+def _say_chosen(args, extra: dict) -> None:
+    if "candidate" in extra:
+        name = extra["candidate"]
+        say(args, f"candidate: {name}" if name is not None
+            else "candidate: none (the safe mixture is kept)")
 
 
 def cmd_run(args) -> None:
@@ -170,9 +198,15 @@ def cmd_run(args) -> None:
     if args.pilots is None:
         args.pilots = example_pilots()
         say(args, f"pilots: the shipped example {args.pilots}")
-    table = objective_for_targets(args)
+    table = objective_for_targets(args, candidates_ok=True)
     if table is None:  # a target objective: answered
         return
+    if args.bootstrap and getattr(args, "candidates", None):
+        from jaxmix.status import InputError
+
+        raise InputError("--candidates: not with --bootstrap (the intervals are of the free "
+                         "recommendation)")
+    names, shares = _candidates(args, table.domains)  # checked before any fit
     table, result = fit_pilots(args, table)
     budget = args.budget
     if budget is None:
@@ -184,9 +218,9 @@ def cmd_run(args) -> None:
     if args.bootstrap:
         mix = _bootstrapped(args, table, result, budget, extra)
     else:
-        mix = optimize(
-            result, budget, repetition=args.repetition, r_star=args.r_star, **optimize_kwargs(args)
-        )
+        mix = optimize(result, budget, repetition=args.repetition, r_star=args.r_star,
+                       candidates=shares, **optimize_kwargs(args))
+        extra.update(_chosen(mix, names, shares))
     if args.fit_output:
         write_fit(result, args.fit_output)
     if args.output:
@@ -197,6 +231,7 @@ def cmd_run(args) -> None:
         sys.stdout.write(mixture_json(mix, extra))
     warn(args, result.warnings + mix.warnings)
     say(args, format_fit(result) + "\n\n" + format_mixture(mix))
+    _say_chosen(args, extra)
     if args.bootstrap:
         say(args, format_intervals(extra, mix.domains, decided=bool(mix.decision)))
     if args.report:

@@ -180,7 +180,7 @@ def add_candidates(g) -> None:
         "--candidates",
         metavar="FILE",
         help="CSV of mixtures (w:<domain> shares or n:<domain> amounts): the answer is one of "
-        "them or the best observed run (target objectives)",
+        "them or the safe mixture (the best observed run, else uniform)",
     )
 
 

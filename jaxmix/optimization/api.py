@@ -96,6 +96,7 @@ def optimize(
     seed: int = 0,
     repetition: bool = False,
     r_star: float = R_STAR,
+    candidates=None,
 ) -> Mixture:
     """The mixture of ``budget`` (pilot units) minimizing the predicted objective.
 
@@ -111,6 +112,10 @@ def optimize(
       repetition, r_star: treat ``available`` as unique data that may be repeated: amounts
         beyond it count as repetition-aware effective data (:func:`effective_amounts`)
         instead of being capped (unless ``max_epochs`` is also given).
+      candidates: ``[J, K]`` shares: the answer is one of these mixtures (those within the
+        bounds), the one the decision chooses against the safe mixture for a combined fit
+        (``decision["candidate"]`` its row; None: the safe mixture kept), else the one with
+        the lowest predicted objective. ``decision["optimum"]`` is still the free optimum.
 
     >>> from jaxmix import from_params
     >>> fit = from_params({"a": dict(C=1, k=0.3, alpha=0.5, beta=0.3, E=1),
@@ -125,35 +130,64 @@ def optimize(
                  available=available, max_epochs=max_epochs, restarts=restarts, seed=seed,
                  repetition=repetition, r_star=r_star)
     setup = _problem(fit, budget, **given)
+    cands, rows = _checked_candidates(candidates, fit, setup)
     dt = jnp.result_type(float)
     params = jax.tree.map(lambda x: jnp.asarray(x, dt), fit.params)
     sol = _solve_compiled(fit, params, budget, setup, seed, restarts, r_star)
     weights, predicted, _ = select(sol)
     certificate, warnings = _warnings(law, fit, sol, setup, weights, predicted, budget, given)
     optimum = weights
-    decision, weights, predicted = _decided(law, fit, params, budget, setup, weights, predicted)
+    decision, weights, predicted = _decided(law, fit, params, budget, setup, weights, predicted,
+                                            cands)
+    if decision is not None and decision.get("candidate") is not None:
+        decision["candidate"] = int(rows[decision["candidate"]])  # the caller's row
     move = 1.0 if decision is None else path_fraction(decision, fit.domains, weights)
-    warnings += _sensitivity(fit, budget, given, optimum, weights, move)
+    if cands is None:  # a candidate's weights do not move with the fit
+        warnings += _sensitivity(fit, budget, given, optimum, weights, move)
     return _mixture(
         fit, budget, weights, predicted, setup, sol, certificate, warnings, decision, given
     )
 
 
-def _decided(law, fit, params, budget, setup, weights, predicted):
+def _decided(law, fit, params, budget, setup, weights, predicted, candidates=None):
     """``(decision, weights, predicted)``: for a combination with its fold fits, the
     decision against the safe mixture and the recommendation's weights and losses; else
-    ``(None, weights, predicted)`` unchanged."""
-    if setup.unique is not None or "(" not in fit.law:
-        return None, weights, predicted
-    decision = decision_for(fit, weights, budget, setup.imp, setup.lower, setup.upper)
-    if decision is None:
-        return None, weights, predicted
+    ``(None, weights, predicted)``: unchanged, or the candidate predicted best."""
     dt = jnp.result_type(float)
-    weights = np.asarray([decision["weights"][d] for d in fit.domains])
-    predicted = np.asarray(
-        predictor(law, params, jnp.asarray(budget, dt))(jnp.asarray(weights, dt)), dtype=float
-    )
+    losses = jax.vmap(predictor(law, params, jnp.asarray(budget, dt)))
+    decision = None
+    if setup.unique is None and "(" in fit.law:
+        decision = decision_for(fit, weights, budget, setup.imp, setup.lower, setup.upper,
+                                candidates)
+    if decision is not None:
+        weights = np.asarray([decision["weights"][d] for d in fit.domains])
+    elif candidates is not None:
+        pred = np.asarray(losses(jnp.asarray(candidates, dt)), dtype=float)
+        weights = candidates[int(np.nanargmin(pred @ setup.imp))]
+    else:
+        return None, weights, predicted
+    predicted = np.asarray(losses(jnp.asarray(weights[None], dt))[0], dtype=float)
     return decision, weights, predicted
+
+
+def _checked_candidates(candidates, fit, setup):
+    """``(shares [J', K], rows [J'])``: the candidates within the bounds and their rows,
+    checked; ``(None, None)`` if none are given."""
+    if candidates is None:
+        return None, None
+    c = np.asarray(candidates, float)
+    k = len(fit.domains)
+    if c.ndim != 2 or c.shape[1] != k or not len(c):
+        raise InputError(f"candidates must be a [J, {k}] array of shares, got shape {c.shape}")
+    if not np.all(np.isfinite(c)) or np.any(c < 0) or np.any(np.abs(c.sum(axis=1) - 1) > 1e-6):
+        raise InputError("candidates must be finite shares >= 0 that sum to 1 per row")
+    if setup.unique is not None:
+        raise InputError("candidates: not with repetition (the answer would not be checked "
+                         "against the repeated data)")
+    inside = np.all((c >= setup.lower - 1e-9) & (c <= setup.upper + 1e-9), axis=1)
+    if not inside.any():
+        raise InputError(f"none of the {len(c)} candidates is within the bounds")
+    return c[inside], np.flatnonzero(inside)
 
 
 def _warnings(law, fit, sol, setup, weights, predicted, budget, given):

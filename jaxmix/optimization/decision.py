@@ -22,12 +22,7 @@ import numpy as np
 from jaxmix import aot
 from jaxmix.fitting.combined import stored_combination
 from jaxmix.fitting.result import FitResult
-from jaxmix.fitting.stacking import (
-    Combination,
-    ensemble_params,
-    fold_ensembles,
-    proportion_groups,
-)
+from jaxmix.fitting.stacking import Combination, ensemble_params, fold_ensembles, proportion_groups
 from jaxmix.laws.registry import get_law
 
 Z = 1.0  # lower confidence bound of the gain: G - Z * se (about 84% one-sided)
@@ -159,14 +154,19 @@ def decide(
     z: float = Z,
 ) -> Decision:
     """Choose between the safe mixture and the model's candidates (default: the path from
-    the safe mixture to ``optimum [K]``) by the lower confidence bound of the gain."""
+    the safe mixture to ``optimum [K]``; given ``candidates [J, K]``, those, with the
+    optimum appended last for its gain but never chosen) by the lower confidence bound of
+    the gain."""
     amounts = np.asarray(amounts, float)
     k = amounts.shape[1]
     imp = np.ones(k) if importance is None else np.asarray(importance, float)
     uniform = np.full(k, 1.0 / k)
+    given = candidates is not None
     pilot, safe, kind, candidates = _safe_and_candidates(
         amounts, y, imp, budget, optimum, candidates
     )
+    if given:
+        candidates = np.vstack([candidates, np.asarray(optimum, float)[None]])
     # One compiled evaluation: the safe mixture, the candidates, uniform, the best pilot.
     ref = safe if pilot is None else pilot
     pts = np.vstack([safe[None], candidates, uniform[None], ref[None]])
@@ -175,20 +175,20 @@ def decide(
     g, se = _gain_and_se(f_full, f_folds, 0, np.arange(1, nc + 1), comb.diff_err,
                          np.abs(candidates - safe).sum(axis=1))
     lcb = np.where(np.isfinite(g), g - z * se, -np.inf)
-    j = int(np.argmax(lcb))
+    j = int(np.argmax(lcb[:-1] if given else lcb))
     few = comb.held.shape[0] < MIN_FOLDS
     if lcb[j] > 0 and not few:
         weights, index = candidates[j], j
     else:
         weights, index = safe, -1
-    action = _action(index, candidates)
+    action = _action(index, given)
     # Against uniform and the best pilot: gain of the recommendation, by the same rule.
     gu, p_unif, gain_best, p_best = _against_references(
         f_full, f_folds, pts, nc, index, pilot, comb.diff_err
     )
     p_safe = np.array([_p_beats(a, b) for a, b in zip(g, se)])
     cv = 100 * comb.combined_error
-    line = _line(action, kind, g, se, j, index, candidates, z, cv)
+    line = _line(action, kind, g, se, j, index, given, cv)
     if few:
         line = _too_few_line(kind, comb.held.shape[0], g)
     return Decision(
@@ -230,11 +230,12 @@ def _too_few_line(kind: str, folds: int, g) -> str:
     )
 
 
-def _action(index: int, candidates) -> str:
-    """``"keep"`` (the safe mixture), ``"shrink"`` (part of the default path) or ``"move"``."""
+def _action(index: int, given: bool = False) -> str:
+    """``"keep"`` (the safe mixture), ``"shrink"`` (part of the default path) or ``"move"``
+    (to the optimum, or to one of the ``given`` candidates)."""
     if index < 0:
         return "keep"
-    if candidates.shape[0] == len(PATH) - 1 and index < len(PATH) - 2:
+    if not given and index < len(PATH) - 2:
         return "shrink"
     return "move"
 
@@ -285,8 +286,13 @@ def _pm(se: float) -> str:
     return f"+/- {100 * se:.2f}%"
 
 
-def _line(action, kind, g, se, j, index, candidates, z, cv) -> str:
+def _line(action, kind, g, se, j, index, given, cv) -> str:
     opt = len(g) - 1
+    if action == "keep" and given:
+        return (
+            f"keep the {kind}: the best candidate is predicted {100 * g[j]:+.2f}% better "
+            f"({_pm(se[j])}, held-out error {cv:.2f}%), which the pilots do not support"
+        )
     if action == "keep":
         return (
             f"keep the {kind}: the model's optimum is predicted {100 * g[opt]:+.2f}% better "
@@ -299,23 +305,31 @@ def _line(action, kind, g, se, j, index, candidates, z, cv) -> str:
             f"{100 * g[index]:+.2f}% ({_pm(se[index])}); the full move is less certain"
         )
     return (
-        f"train the recommended mixture: predicted {100 * g[index]:+.2f}% better than the "
+        f"train the {'chosen candidate' if given else 'recommended mixture'}: predicted "
+        f"{100 * g[index]:+.2f}% better than the "
         f"{kind} ({_pm(se[index])}, held-out error {cv:.2f}%)"
     )
 
 
-def decision_for(fit: FitResult, optimum, budget, importance, lower, upper) -> dict | None:
-    """The decision for a combination fit's optimum, JSON-ready; None without fold fits.
-    Candidates outside the bounds ``lower``/``upper`` are not considered."""
+def decision_for(fit: FitResult, optimum, budget, importance, lower, upper,
+                 candidates=None) -> dict | None:
+    """The decision for a combination fit's optimum (or among ``candidates [J, K]``, all
+    within the bounds), JSON-ready; None without fold fits. ``"candidate"`` is the index
+    of the chosen candidate (None: the safe mixture, or no candidates given)."""
     stored = stored_combination(fit)
     if stored is None:
         return None
     comb, amounts, y = stored
     k = len(fit.domains)
     imp = np.asarray(importance, float)
-    d = decide(comb, amounts, y, budget, optimum, imp)
+    d = decide(comb, amounts, y, budget, optimum, imp, candidates)
     inside = lambda w: bool(np.all(w >= lower - 1e-9) and np.all(w <= upper + 1e-9))  # noqa: E731
-    if not inside(d.safe):
+    if not inside(d.safe) and candidates is not None:
+        j = int(np.nanargmax(d.gain_pct[:-1]))
+        d = d._replace(action="move", weights=np.asarray(candidates[j], float), index=j,
+                       line=f"train the candidate predicted best (the {d.safe_kind} is "
+                       "outside the given bounds, so there is nothing safer to compare with)")
+    elif not inside(d.safe):
         # The safe mixture breaks the user's bounds: no safe alternative to weigh.
         d = d._replace(action="move", weights=np.asarray(optimum, float), index=len(PATH) - 2,
                        line=f"train the recommended mixture (the {d.safe_kind} is outside the "
@@ -339,6 +353,7 @@ def decision_for(fit: FitResult, optimum, budget, importance, lower, upper) -> d
         "expected_gain_vs_best_pilot_pct": None if not np.isfinite(d.gain_best_pilot_pct)
         else d.gain_best_pilot_pct,
         "held_out_error_pct": d.cv_error_pct,
+        "candidate": d.index if candidates is not None and d.index >= 0 else None,
         "z": Z,
         "k": k,
     }
