@@ -61,7 +61,8 @@ def test_the_action_names_how_far_the_recommendation_goes(index):
     to the optimum): keep the safe mixture, shrink part way, move all the way."""
     safe, optimum = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.3, 0.5])
     candidates = np.stack([safe + t * (optimum - safe) for t in decision.PATH[1:]])
-    action = decision._action(index, candidates)
+    action = decision._action(index)
+    given = decision._action(index, given=True)  # the caller's candidates: never "shrink"
     weights = safe if index < 0 else candidates[index]
     record = {
         "safe": {"weights": dict(zip("abc", safe))},
@@ -69,6 +70,7 @@ def test_the_action_names_how_far_the_recommendation_goes(index):
     }
     fraction = decision.path_fraction(record, tuple("abc"), weights)
     assert action == {-1: "keep", 3: "move"}.get(index, "shrink")
+    assert given == ("keep" if index < 0 else "move")
     assert fraction == pytest.approx(decision.PATH[index + 1])
 
 
