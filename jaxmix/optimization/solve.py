@@ -152,7 +152,13 @@ def _descend(f, key, restarts: int, k: int, dtype, screen_steps: int, max_steps:
         return z
 
     z1 = jax.vmap(screen)(z0)
-    return jax.vmap(lambda z: minimize(f, z, max_steps, 0.0))(z1)
+    # Converged once an accepted step is within sqrt(eps) of the iterate and the value within
+    # a few ulps (Newton's next error is then at rounding level); without the test a restart
+    # at the optimum only stops after ~24 rejected steps, or never where rounding-level ties
+    # keep resetting the damping.
+    eps = float(jnp.finfo(dtype).eps)
+    return jax.vmap(lambda z: minimize(f, z, max_steps, 0.0, rtol=16 * eps,
+                                       xtol=eps**0.5))(z1)
 
 
 def _exact(law, terms, lower, upper, unique):
