@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -107,6 +108,8 @@ def run_swarm(stem: str, trials: int):
         t0 = time.perf_counter()
         default, law_best = _jaxmix(domains, names, w[pi], y[pi], w[ci])
         seconds.append(time.perf_counter() - t0)
+        print(f"  {stem} trial {t + 1}/{trials}: {seconds[-1]:.1f} s", file=sys.stderr,
+              flush=True)
         out["jaxmix default"].append(regret(default))
         out["jaxmix law's best candidate"].append(regret(law_best))
         out["best of pilots"].append(regret(int(np.argmin(f[pi]))))
@@ -119,11 +122,17 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--out", default="benchmarks/results/olmix_targets")
+    ap.add_argument("--swarms", default=",".join(stem for _, stem in SWARMS),
+                    help="comma-separated swarm stems (default: all three)")
     args = ap.parse_args(argv)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # the CLI's default precision
     warnings.filterwarnings("ignore", module="sklearn")  # Huber's lbfgs iteration notes
     results, lines = {}, ["| swarm | pilots / runs | protocol | mean % | p90 % | worst % |",
                           "|---|---|---|---|---|---|"]
-    for label, stem in SWARMS:
+    chosen = args.swarms.split(",")
+    for label, stem in (s for s in SWARMS if s[1] in chosen):
         out, n_p, n, seconds = run_swarm(stem, args.trials)
         results[label] = {"pilots": n_p, "runs": n, "regret_pct": out,
                           "jaxmix_seconds": seconds}

@@ -70,6 +70,9 @@ def main(argv=None) -> None:
     ap.add_argument("--pilots", type=int, default=128)
     ap.add_argument("--out", default="benchmarks/results/regmix_scale")
     args = ap.parse_args(argv)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # the CLI's default precision
     domains, w1m, y1m = load("1m", "train")
     _, w1b, y1b = load("1B", "test")
     f1b = y1b.sum(axis=1)

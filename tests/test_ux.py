@@ -508,7 +508,7 @@ def test_numbers_in_plain_words():
     from jaxmix.optimization.decision import _line
     from jaxmix.report.text import certificate_line
 
-    line = _line("keep", "uniform", np.array([0.01]), np.array([202.4]), 0, -1, None, 1.0, 0.8)
+    line = _line("keep", "uniform", np.array([0.01]), np.array([202.4]), 0, -1, False, 0.8)
     assert "20240" not in line and "over 100%" in line
     c = {"gap": -1.03e-17, "max_weight_diff": 1e-12}
     assert "-1.03e-17" not in certificate_line(c) and "gap 0.00e+00" in certificate_line(c)
